@@ -1,0 +1,134 @@
+"""The action registry: a key, a documented parameter schema and a function.
+
+An action function receives its resolved parameters and an ActionContext, runs outside any
+database lock, and returns a dict of outputs (stored under the step's key), or a Suspend
+(wait for a timer), or a LaunchChild (start a child run). Raising any exception fails the
+attempt; the engine retries with back-off up to the step's limit. External calls should
+pass `context.idempotency_key` along so that a retried attempt cannot act twice.
+
+    from orchestrator.actions import register_action, Param
+
+    @register_action("create_ticket", params=[Param("title", str, required=True)])
+    def create_ticket(params, context):
+        ...
+        return {"ticket_id": 42}
+"""
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ActionFailed(Exception):
+    """An action's own clear failure ("Payroll API answered 503"); the attempt is retried."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type | tuple[type, ...] = str
+    required: bool = False
+    help: str = ""
+
+
+@dataclass
+class ActionContext:
+    run_id: int
+    step_run_id: int
+    step_key: str
+    attempt: int
+    data: dict[str, Any]
+    record: Any = None
+
+    @property
+    def idempotency_key(self) -> str:
+        # The same for every attempt of one step run: external systems dedupe on it.
+        return f"step-run-{self.step_run_id}"
+
+
+@dataclass
+class Suspend:
+    """Keep the step waiting until `until`, when the sweeper completes it with `outputs`."""
+
+    until: datetime.datetime
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LaunchChild:
+    """Start a run of another orchestration; with `wait`, the step waits for its outcome."""
+
+    orchestration_key: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    wait: bool = False
+
+
+@dataclass
+class Result:
+    """Outputs, plus fields of the related record the action changed (kept in the run data)."""
+
+    outputs: dict[str, Any] = field(default_factory=dict)
+    record_fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    function: Callable[[dict[str, Any], ActionContext], Any]
+    params: tuple[Param, ...]
+    description: str
+
+    def check_parameters(self, parameters: dict[str, Any]) -> list[str]:
+        """Problems with a step's parameters: unknown names, missing required ones, and
+        literal values of the wrong type (expressions and templates are checked elsewhere)."""
+        problems = []
+        known = {param.name: param for param in self.params}
+        if not isinstance(parameters, dict):
+            return [f'The parameters of action "{self.key}" must be a JSON object.']
+        for name in parameters:
+            if name not in known:
+                allowed = ", ".join(sorted(known)) or "none"
+                problems.append(
+                    f'Action "{self.key}" has no parameter "{name}" (it takes: {allowed}).'
+                )
+        for param in self.params:
+            value = parameters.get(param.name)
+            if value is None:
+                if param.required:
+                    problems.append(f'Action "{self.key}" needs the parameter "{param.name}".')
+                continue
+            is_expression = isinstance(value, str) and (
+                value.startswith("=") or "{{" in value or "{%" in value
+            )
+            if not is_expression and not isinstance(value, param.type):
+                problems.append(
+                    f'Parameter "{param.name}" of action "{self.key}" has the wrong type.'
+                )
+        return problems
+
+
+_registry: dict[str, Action] = {}
+
+
+def register_action(key: str, *, params: list[Param] | tuple[Param, ...] = ()):
+    """Register `function` as the action `key`; the docstring is its description."""
+
+    def decorator(function):
+        _registry[key] = Action(
+            key=key,
+            function=function,
+            params=tuple(params),
+            description=(function.__doc__ or "").strip(),
+        )
+        return function
+
+    return decorator
+
+
+def get_action(key: str) -> Action | None:
+    return _registry.get(key)
+
+
+def registered_actions() -> dict[str, Action]:
+    return dict(sorted(_registry.items()))

@@ -1,0 +1,16 @@
+from importlib import import_module
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class OrchestratorConfig(AppConfig):
+    name = "orchestrator"
+    verbose_name = "Orchestrations"
+
+    def ready(self) -> None:
+        # Built-in actions register themselves on import; a project adds its own modules
+        # with the ACTION_MODULES setting.
+        import_module("orchestrator.actions")
+        for module in getattr(settings, "ACTION_MODULES", []):
+            import_module(module)

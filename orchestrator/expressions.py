@@ -1,0 +1,145 @@
+"""CEL expressions (conditions, computed assignees, parameter values) and text templates.
+
+Expressions see the run data: `input` (launch inputs), `record` (the related record's
+fields), `run` (id, started_by) and each completed step's outputs under its key
+(`new_hire_form.salary`). CEL is safe and always terminates; every expression is compiled
+when its definition is validated, so a typo is an admin message, not a failed run.
+"""
+
+import datetime
+import decimal
+import functools
+from typing import Any
+
+import celpy
+from celpy import celtypes
+from django.template import Context, Template, TemplateSyntaxError
+
+_environment = celpy.Environment()
+
+
+class ExpressionError(Exception):
+    """An expression could not be compiled or evaluated; the message says why."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _program(source: str):
+    try:
+        ast = _environment.compile(source)
+    except celpy.CELParseError as exc:
+        raise ExpressionError(f"Invalid expression {source!r}: {str(exc).strip()}") from exc
+    return _environment.program(ast)
+
+
+def check(source: str) -> str | None:
+    """Compile `source`; return the parser's message if it is not valid CEL, else None."""
+    try:
+        _program(source)
+    except ExpressionError as exc:
+        return str(exc)
+    return None
+
+
+def _to_cel(value: Any):
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    elif isinstance(value, datetime.datetime | datetime.date):
+        value = value.isoformat()
+    return celpy.json_to_cel(value)
+
+
+def _from_cel(value: Any) -> Any:
+    if isinstance(value, celtypes.BoolType):
+        return bool(value)
+    if isinstance(value, celtypes.IntType | celtypes.UintType):
+        return int(value)
+    if isinstance(value, celtypes.DoubleType):
+        return float(value)
+    if isinstance(value, celtypes.StringType):
+        return str(value)
+    if isinstance(value, celtypes.MapType):
+        return {_from_cel(k): _from_cel(v) for k, v in value.items()}
+    if isinstance(value, celtypes.ListType):
+        return [_from_cel(v) for v in value]
+    return value
+
+
+def activation(data: dict[str, Any]) -> dict[str, Any]:
+    """Convert run data (plain JSON-ish values) into CEL values, once per evaluation batch."""
+    return {key: _to_cel(value) for key, value in data.items()}
+
+
+def evaluate(source: str, data: dict[str, Any]) -> Any:
+    """Evaluate `source` over the run data and return a plain Python value."""
+    try:
+        result = _program(source).evaluate(activation(data))
+    except ExpressionError:
+        raise
+    except Exception as exc:  # CELEvalError and the Python errors it wraps
+        message = exc.args[0] if exc.args else str(exc)
+        raise ExpressionError(f"Could not evaluate {source!r}: {message}") from exc
+    return _from_cel(result)
+
+
+def condition_holds(source: str, data: dict[str, Any]) -> bool:
+    """An empty condition holds; otherwise the expression must give true."""
+    if not source.strip():
+        return True
+    return evaluate(source, data) is True
+
+
+@functools.lru_cache(maxsize=2048)
+def _template(source: str) -> Template:
+    return Template(source)
+
+
+def check_template(source: str) -> str | None:
+    try:
+        _template(source)
+    except TemplateSyntaxError as exc:
+        return f"Invalid template {source!r}: {exc}"
+    return None
+
+
+def render(source: str, data: dict[str, Any]) -> str:
+    """Render a Django template string over the run data (autoescaped)."""
+    if "{" not in source:
+        return source
+    return _template(source).render(Context(data))
+
+
+def resolve_value(value: Any, data: dict[str, Any]) -> Any:
+    """Resolve an action parameter: strings starting with '=' are CEL, strings with '{{' or
+    '{%' are templates, lists and dicts are resolved item by item, anything else is itself."""
+    if isinstance(value, str):
+        if value.startswith("="):
+            return evaluate(value[1:], data)
+        if "{{" in value or "{%" in value:
+            return _template(value).render(Context(data, autoescape=False))
+        return value
+    if isinstance(value, list):
+        return [resolve_value(item, data) for item in value]
+    if isinstance(value, dict):
+        return {key: resolve_value(item, data) for key, item in value.items()}
+    return value
+
+
+def check_value(value: Any) -> list[str]:
+    """Every problem in a parameter value's expressions and templates."""
+    problems: list[str] = []
+    if isinstance(value, str):
+        if value.startswith("="):
+            message = check(value[1:])
+        elif "{{" in value or "{%" in value:
+            message = check_template(value)
+        else:
+            message = None
+        if message:
+            problems.append(message)
+    elif isinstance(value, list):
+        for item in value:
+            problems.extend(check_value(item))
+    elif isinstance(value, dict):
+        for item in value.values():
+            problems.extend(check_value(item))
+    return problems

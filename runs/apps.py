@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class RunsConfig(AppConfig):
+    name = "runs"
+    verbose_name = "Runs"
+
+    def ready(self) -> None:
+        from runs.kinds import BackgroundKind, register_kind
+
+        register_kind("background", BackgroundKind())

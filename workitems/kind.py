@@ -1,0 +1,87 @@
+"""The interactive step kind: a step run waits for a person, through a work item."""
+
+from django.contrib.auth import get_user_model
+
+from orchestrator.expressions import ExpressionError, evaluate
+from runs.kinds import StepCannotStart, StepKind, StepStart
+from runs.models import StepRun
+from workitems.models import WorkItem
+
+
+class InteractiveKind(StepKind):
+    start_status = StepRun.Status.WAITING
+
+    def prepare(self, start: StepStart) -> WorkItem:
+        step = start.step
+        item = WorkItem(
+            run=start.run,
+            orchestration_id=start.run.orchestration_id,
+            step=step,
+            created_at=start.now,
+        )
+        kind = step.assignee_type
+        if kind == step.AssigneeType.USER:
+            item.assignee_user_id = step.assignee_user_id
+        elif kind == step.AssigneeType.QUEUE:
+            item.assignee_queue_id = step.assignee_queue_id
+        elif kind == step.AssigneeType.GROUP:
+            item.assignee_group_id = step.assignee_group_id
+        elif kind == step.AssigneeType.STARTER:
+            if not start.run.started_by_id:
+                raise StepCannotStart(
+                    f'"{step.label}" is for the person who started the run, but nobody did '
+                    "(it was started by the system)."
+                )
+            item.assignee_user_id = start.run.started_by_id
+        elif kind == step.AssigneeType.EXPRESSION:
+            item.assignee_user_id = _user_from_expression(step, start.data)
+        else:
+            raise StepCannotStart(f'"{step.label}" has no assignee.')
+        if step.due_in:
+            item.due_at = start.now + step.due_in
+        if step.remind_every:
+            item.next_reminder_at = start.now + step.remind_every
+        if step.escalate_after:
+            item.escalate_at = start.now + step.escalate_after
+        return item
+
+    def start(self, starts: list[StepStart]) -> None:
+        items = []
+        for start in starts:
+            item = start.prepared
+            item.step_run = start.step_run
+            items.append(item)
+        WorkItem.objects.bulk_create(items)
+
+    def completed(self, step_run, user, now) -> None:
+        WorkItem.objects.filter(step_run=step_run, status=WorkItem.Status.OPEN).update(
+            status=WorkItem.Status.COMPLETED, completed_by=user, completed_at=now
+        )
+
+    def cancel(self, step_runs, now) -> None:
+        WorkItem.objects.filter(
+            step_run__in=[step_run.pk for step_run in step_runs], status=WorkItem.Status.OPEN
+        ).update(status=WorkItem.Status.CANCELLED, completed_at=now)
+
+
+def _user_from_expression(step, data) -> int:
+    """The user an assignee expression names: a user id, or a username."""
+    try:
+        value = evaluate(step.assignee_expression, data)
+    except ExpressionError as exc:
+        raise StepCannotStart(
+            f'The assignee of "{step.label}" could not be computed: {exc}'
+        ) from exc
+    users = get_user_model().objects.filter(is_active=True)
+    if isinstance(value, int) and not isinstance(value, bool):
+        user_id = users.filter(pk=value).values_list("pk", flat=True).first()
+    elif isinstance(value, str) and value:
+        user_id = users.filter(username=value).values_list("pk", flat=True).first()
+    else:
+        user_id = None
+    if user_id is None:
+        raise StepCannotStart(
+            f'The assignee of "{step.label}" ({step.assignee_expression} = {value!r}) is not '
+            "an active user."
+        )
+    return user_id
