@@ -1,0 +1,1 @@
+"""Shared pytest fixtures: a real Celery worker process and the browser (see the modules)."""
