@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 
 from orchestrator.models import Queue
+from tests.support import actions as test_actions  # noqa: F401  (registers test actions)
 
 pytest_plugins = ["tests.support.fixtures"]
 
