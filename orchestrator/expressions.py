@@ -22,6 +22,10 @@ class ExpressionError(Exception):
     """An expression could not be compiled or evaluated; the message says why."""
 
 
+class MissingData(ExpressionError):
+    """The expression reads data that is not there (yet), e.g. a step that has not answered."""
+
+
 @functools.lru_cache(maxsize=4096)
 def _program(source: str):
     try:
@@ -77,7 +81,9 @@ def evaluate(source: str, data: dict[str, Any]) -> Any:
         raise
     except Exception as exc:  # CELEvalError and the Python errors it wraps
         message = exc.args[0] if exc.args else str(exc)
-        raise ExpressionError(f"Could not evaluate {source!r}: {message}") from exc
+        missing = len(exc.args) > 1 and exc.args[1] is KeyError
+        error_class = MissingData if missing else ExpressionError
+        raise error_class(f"Could not evaluate {source!r}: {message}") from exc
     return _from_cel(result)
 
 

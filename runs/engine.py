@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from orchestrator.actions import ActionContext, LaunchChild, Result, Suspend, get_action
-from orchestrator.expressions import ExpressionError, condition_holds, resolve_value
+from orchestrator.expressions import ExpressionError, MissingData, condition_holds, resolve_value
 from orchestrator.models import Orchestration, OrchestrationVersion, StageRoute, Step
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
 from runs.kinds import StepCannotStart, StepStart, dispatch, get_kind
@@ -381,9 +381,7 @@ def _progress_stage(state: _RunState, stage_run: StageRun) -> bool:
     if any(sr.status == S.FAILED for sr in step_runs):
         return False
     exit_condition = stage_plan.stage.exit_condition
-    if exit_condition.strip() and _condition(
-        state, exit_condition, f'the exit condition of "{stage_plan.stage.label}"'
-    ):
+    if exit_condition.strip() and _exit_condition_holds(state, stage_plan):
         for step_run in step_runs:
             if step_run.status in STEP_OPEN:
                 state.move(step_run, S.CANCELLED)
@@ -409,6 +407,19 @@ def _progress_stage(state: _RunState, stage_run: StageRun) -> bool:
         _finish_stage(state, stage_run, stage_plan)
         return True
     return changed
+
+
+def _exit_condition_holds(state: _RunState, stage_plan: StagePlan) -> bool:
+    """An exit condition that reads answers not given yet is simply not true yet."""
+    try:
+        return condition_holds(stage_plan.stage.exit_condition, state.data())
+    except MissingData:
+        return False
+    except ExpressionError as exc:
+        _fail_run(
+            state, f'Could not evaluate the exit condition of "{stage_plan.stage.label}": {exc}'
+        )
+        return False
 
 
 def _condition(state: _RunState, source: str, what: str) -> bool:

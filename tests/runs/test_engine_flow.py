@@ -1,0 +1,360 @@
+"""The engine's semantics: stages in order, dependencies, conditions, routes, rework."""
+
+import pytest
+
+from runs import engine
+from runs.models import Run, RunEvent, StageRun, StepRun
+from tests.definitions import build
+from tests.runs.engine_helpers import complete, statuses, work_background
+
+pytestmark = pytest.mark.django_db
+
+
+def test_steps_start_when_their_dependencies_are_done(assignee):
+    build(
+        "deps",
+        [
+            {
+                "key": "only",
+                "steps": [
+                    {"key": "first", "user": assignee},
+                    {"key": "second", "user": assignee, "depends_on": ["first"]},
+                    {"key": "free", "user": assignee},
+                ],
+            }
+        ],
+    )
+    run = engine.launch("deps")
+    assert statuses(run) == {"first": "waiting", "second": "pending", "free": "waiting"}
+    complete(run, "first", assignee)
+    assert statuses(run)["second"] == "waiting"
+    complete(run, "second", assignee)
+    complete(run, "free", assignee)
+    run.refresh_from_db()
+    assert (run.status, run.outcome) == ("completed", "completed")
+    assert run.finished_at is not None
+
+
+def test_false_entry_condition_skips_the_step_and_its_dependents_start(assignee):
+    build(
+        "skip",
+        [
+            {
+                "key": "form",
+                "steps": [
+                    {"key": "form", "user": assignee, "fields": [{"key": "n", "type": "integer"}]}
+                ],
+            },
+            {
+                "key": "two",
+                "steps": [
+                    {"key": "big_only", "user": assignee, "entry": "form.n > 10"},
+                    {"key": "after", "user": assignee, "depends_on": ["big_only"]},
+                ],
+            },
+        ],
+    )
+    run = engine.launch("skip")
+    complete(run, "form", assignee, n=3)
+    assert statuses(run) == {"form": "completed", "big_only": "skipped", "after": "waiting"}
+
+
+def test_false_stage_entry_condition_skips_the_stage(assignee):
+    build(
+        "stage-skip",
+        [
+            {"key": "form", "steps": [{"key": "form", "user": assignee}]},
+            {
+                "key": "compliance",
+                "entry": "input.amount > 50000",
+                "steps": [{"key": "review", "user": assignee}],
+            },
+            {"key": "funding", "steps": [{"key": "fund", "user": assignee}]},
+        ],
+    )
+    run = engine.launch("stage-skip", inputs={"amount": 1000})
+    complete(run, "form", assignee)
+    assert statuses(run) == {"form": "completed", "review": "skipped", "fund": "waiting"}
+    skipped = StageRun.objects.get(run=run, stage__key="compliance")
+    assert skipped.status == "skipped"
+    assert RunEvent.objects.filter(run=run, kind="stage.skipped").count() == 1
+
+
+def test_exit_condition_ends_the_stage_early_and_cancels_open_steps(assignee):
+    build(
+        "exit",
+        [
+            {
+                "key": "vote",
+                "exit": "first.ok == true",
+                "steps": [
+                    {"key": "first", "user": assignee, "fields": [{"key": "ok", "type": "yes_no"}]},
+                    {"key": "second", "user": assignee},
+                ],
+            },
+            {"key": "next", "steps": [{"key": "next_step", "user": assignee}]},
+        ],
+    )
+    run = engine.launch("exit")
+    complete(run, "first", assignee, ok=True)
+    assert statuses(run) == {"first": "completed", "second": "cancelled", "next_step": "waiting"}
+    from workitems.models import WorkItem
+
+    assert WorkItem.objects.get(run=run, step__key="second").status == "cancelled"
+
+
+def test_route_ends_the_run_with_an_outcome(assignee):
+    build(
+        "route-end",
+        [
+            {
+                "key": "review",
+                "steps": [
+                    {
+                        "key": "review",
+                        "user": assignee,
+                        "fields": [{"key": "decision", "type": "text"}],
+                    }
+                ],
+                "routes": [{"condition": 'review.decision == "reject"', "end": "rejected"}],
+            },
+            {"key": "fund", "steps": [{"key": "fund", "user": assignee}]},
+        ],
+    )
+    run = engine.launch("route-end")
+    complete(run, "review", assignee, decision="reject")
+    run.refresh_from_db()
+    assert (run.status, run.outcome) == ("completed", "rejected")
+    assert statuses(run)["fund"] == "skipped"
+
+
+def test_rework_goes_back_with_a_new_iteration_and_respects_the_bound(assignee):
+    build(
+        "rework",
+        [
+            {"key": "apply", "steps": [{"key": "apply", "user": assignee}]},
+            {
+                "key": "review",
+                "steps": [
+                    {
+                        "key": "review",
+                        "user": assignee,
+                        "fields": [{"key": "decision", "type": "text"}],
+                    }
+                ],
+                "routes": [
+                    {"condition": 'review.decision == "more"', "to": "apply", "max_repeats": 2},
+                    {"condition": 'review.decision == "more"', "end": "gave up"},
+                ],
+            },
+        ],
+    )
+    run = engine.launch("rework")
+    complete(run, "apply", assignee)
+    for _ in range(2):
+        complete(run, "review", assignee, decision="more")
+        complete(run, "apply", assignee)
+    complete(run, "review", assignee, decision="more")
+    run.refresh_from_db()
+    assert (run.status, run.outcome) == ("completed", "gave up")
+    iterations = list(
+        StageRun.objects.filter(run=run, stage__key="apply").values_list("iteration", flat=True)
+    )
+    assert iterations == [1, 2, 3]
+    assert RunEvent.objects.filter(run=run, kind="route.limit_reached").count() == 1
+
+
+def test_assignee_expression_reads_earlier_answers(assignee, make_user):
+    boss = make_user("boss")
+    build(
+        "expr",
+        [
+            {
+                "key": "form",
+                "steps": [
+                    {
+                        "key": "form",
+                        "user": assignee,
+                        "fields": [{"key": "manager", "type": "user"}],
+                    }
+                ],
+            },
+            {"key": "approve", "steps": [{"key": "approve", "expression": "form.manager"}]},
+        ],
+    )
+    run = engine.launch("expr")
+    complete(run, "form", assignee, manager=boss.pk)
+    from workitems.models import WorkItem
+
+    item = WorkItem.objects.get(run=run, step__key="approve")
+    assert item.assignee_user == boss
+
+
+def test_unresolvable_assignee_fails_the_run_with_a_sentence(assignee):
+    build(
+        "bad-assignee",
+        [
+            {
+                "key": "form",
+                "steps": [
+                    {
+                        "key": "form",
+                        "user": assignee,
+                        "fields": [{"key": "manager", "type": "text"}],
+                    }
+                ],
+            },
+            {"key": "approve", "steps": [{"key": "approve", "expression": "form.manager"}]},
+        ],
+    )
+    run = engine.launch("bad-assignee")
+    complete(run, "form", assignee, manager="nobody-here")
+    run.refresh_from_db()
+    assert run.status == "failed"
+    failed = StepRun.objects.get(run=run, step__key="approve")
+    assert failed.status == "failed"
+    assert "is not an active user" in failed.error
+
+
+def test_background_step_outputs_feed_later_templates(assignee):
+    build(
+        "bg",
+        [
+            {
+                "key": "only",
+                "steps": [
+                    {
+                        "key": "first",
+                        "kind": "background",
+                        "params": {"message": "=string(input.n * 2)"},
+                    },
+                    {
+                        "key": "second",
+                        "kind": "background",
+                        "params": {"message": "got {{ first.message }}"},
+                        "depends_on": ["first"],
+                    },
+                ],
+            }
+        ],
+    )
+    run = engine.launch("bg", inputs={"n": 21})
+    assert work_background(run) == 2
+    outputs = dict(StepRun.objects.filter(run=run).values_list("step__key", "outputs"))
+    assert outputs == {"first": {"message": "42"}, "second": {"message": "got 42"}}
+    run.refresh_from_db()
+    assert run.status == "completed"
+
+
+def test_a_redelivered_attempt_is_a_no_op(assignee):
+    build("dup", [{"key": "only", "steps": [{"key": "first", "kind": "background"}]}])
+    run = engine.launch("dup")
+    step_run = StepRun.objects.get(run=run)
+    engine.execute_attempt(run_id=run.pk, step_run_id=step_run.pk, attempt=1)
+    engine.execute_attempt(run_id=run.pk, step_run_id=step_run.pk, attempt=1)
+    assert RunEvent.objects.filter(run=run, kind="step.completed").count() == 1
+    step_run.refresh_from_db()
+    assert step_run.attempts == 1
+
+
+def test_operator_skip_and_cancel_are_recorded(assignee, operator):
+    build(
+        "ops",
+        [
+            {"key": "one", "steps": [{"key": "first", "user": assignee}]},
+            {"key": "two", "steps": [{"key": "second", "user": assignee}]},
+        ],
+    )
+    run = engine.launch("ops")
+    first = StepRun.objects.get(run=run, step__key="first")
+    engine.skip_step(step_run_id=first.pk, user=operator, reason="Done by phone")
+    assert statuses(run) == {"first": "skipped", "second": "waiting"}
+    event = RunEvent.objects.get(run=run, kind="step.skipped")
+    assert (event.actor, event.data["reason"]) == (operator, "Done by phone")
+    engine.cancel_run(run_id=run.pk, user=operator, reason="Hire withdrew")
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert statuses(run)["second"] == "cancelled"
+    from workitems.models import WorkItem
+
+    assert set(WorkItem.objects.filter(run=run).values_list("status", flat=True)) == {"cancelled"}
+    with pytest.raises(engine.RunNotActive, match="already cancelled"):
+        engine.cancel_run(run_id=run.pk, user=operator, reason="again")
+
+
+def test_completing_a_step_of_a_cancelled_run_is_refused(assignee, operator):
+    build("cancelled", [{"key": "one", "steps": [{"key": "first", "user": assignee}]}])
+    run = engine.launch("cancelled")
+    step_run = StepRun.objects.get(run=run)
+    engine.cancel_run(run_id=run.pk, user=operator, reason="no longer needed")
+    with pytest.raises(engine.StepNotWaiting, match="This step was cancelled"):
+        engine.complete_step(run_id=run.pk, step_run_id=step_run.pk, outputs={}, user=assignee)
+
+
+def test_wait_action_is_fired_by_the_sweeper_timer(time_machine):
+    from django.utils import timezone
+
+    from runs import sweeper
+
+    time_machine.move_to(timezone.now(), tick=True)
+    build(
+        "wait",
+        [
+            {
+                "key": "one",
+                "steps": [
+                    {
+                        "key": "pause",
+                        "kind": "background",
+                        "action": "wait",
+                        "params": {"duration": 3600},
+                    }
+                ],
+            }
+        ],
+    )
+    run = engine.launch("wait")
+    work_background(run)
+    assert statuses(run) == {"pause": "waiting"}
+    assert sweeper.fire_due_timers() == 0
+    time_machine.shift(3601)
+    assert sweeper.fire_due_timers() == 1
+    run.refresh_from_db()
+    assert run.status == "completed"
+
+
+def test_child_run_outcome_completes_the_waiting_parent_step(
+    assignee, django_capture_on_commit_callbacks
+):
+    build("child", [{"key": "one", "steps": [{"key": "child_step", "user": assignee}]}])
+    build(
+        "parent",
+        [
+            {
+                "key": "one",
+                "steps": [
+                    {
+                        "key": "spawn",
+                        "kind": "background",
+                        "action": "launch_orchestration",
+                        "params": {"orchestration": "child", "wait": True},
+                    }
+                ],
+            }
+        ],
+    )
+    parent = engine.launch("parent")
+    work_background(parent)
+    assert statuses(parent) == {"spawn": "waiting"}
+    child = Run.objects.get(parent_step_run__run=parent)
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(child, "child_step", assignee)
+    parent.refresh_from_db()
+    assert parent.status == "completed"
+    spawn = StepRun.objects.get(run=parent)
+    assert spawn.outputs == {"run_id": child.pk, "outcome": "completed"}
+
+
+def test_launching_an_unknown_orchestration_says_so():
+    with pytest.raises(engine.OrchestrationNotFound, match='There is no orchestration "nope"'):
+        engine.launch("nope")
