@@ -125,7 +125,11 @@ def _expression_problem(where: str, source: str) -> str | None:
     message = check(source)
     if message is None:
         return None
-    return f"{where} is not a valid expression: {_one_line(message, source)}."
+    return _sentence(f"{where} is not a valid expression: {_one_line(message, source)}")
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
 def _duplicates(keys: Iterable[str]) -> list[str]:
@@ -283,9 +287,9 @@ def check_interactive_steps(definition: Definition) -> Iterable[str]:
         if step.instructions.strip():
             message = check_template(step.instructions)
             if message:
-                yield (
+                yield _sentence(
                     f"The instructions of step {_name(step)} are not a valid template: "
-                    f"{_one_line(message, step.instructions)}."
+                    f"{_one_line(message, step.instructions)}"
                 )
 
 
@@ -334,8 +338,13 @@ def check_background_steps(definition: Definition) -> Iterable[str]:
             yield f"Step {_name(step)}: {message}"
         if isinstance(step.parameters, dict):
             for name, value in step.parameters.items():
+                # A plain string parameter is the source the message quotes: say it once.
+                source = value.removeprefix("=") if isinstance(value, str) else ""
                 for message in check_value(value):
-                    yield f'Parameter "{name}" of step {_name(step)}: {_one_line(message)}.'
+                    yield _sentence(
+                        f'Parameter "{name}" of step {_name(step)} is not valid: '
+                        f"{_one_line(message, source)}"
+                    )
 
 
 def check_screen_flows(definition: Definition) -> Iterable[str]:

@@ -1,0 +1,350 @@
+"""Each validation rule: a definition that breaks it, and the sentence the admin reads."""
+
+import pytest
+
+from orchestrator.models import Field, Screen, ScreenFlow, Stage, StageRoute, Step
+from orchestrator.validation import Definition, check_duplicate_keys, validate_version
+from tests.orchestrator.builders import (
+    add_background_step,
+    add_field,
+    add_flow,
+    add_interactive_step,
+    add_route,
+    add_stage,
+    build_valid_version,
+    make_orchestration,
+    make_version,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def version():
+    return build_valid_version()
+
+
+def step(version, key) -> Step:
+    return version.steps.get(key=key)
+
+
+def stage(version, key) -> Stage:
+    return version.stages.get(key=key)
+
+
+def test_valid_version_has_no_problems(version):
+    assert validate_version(version) == []
+
+
+def test_version_without_stages():
+    assert validate_version(make_version()) == [
+        "This version has no stages; add at least one stage with a step."
+    ]
+
+
+def test_stage_without_steps(version):
+    add_stage(version, "archive", label="Archive")
+
+    assert validate_version(version) == [
+        'Stage "Archive" has no steps; every stage needs at least one step.'
+    ]
+
+
+def test_duplicate_field_keys_in_one_screen_flow(version):
+    flow = version.screen_flows.get(key="request")
+    second = Screen.objects.create(flow=flow, position=2, title="More")
+    add_field(second, "amount", type=Field.Type.INTEGER)
+
+    assert validate_version(version) == [
+        'Screen flow "Request" has two fields with the key "amount"; each answer is stored '
+        "under its field's key, so the keys must differ."
+    ]
+
+
+def test_same_field_key_in_two_screen_flows_is_fine(version):
+    add_field(version.screen_flows.get(key="review").screens.get(), "amount")
+
+    assert validate_version(version) == []
+
+
+def test_duplicate_stage_step_and_flow_keys():
+    # The database refuses these at save; the check still names them (e.g. for an import).
+    definition = Definition(
+        version=None,
+        stages=[Stage(key="review"), Stage(key="review")],
+        routes=[],
+        steps=[Step(key="check"), Step(key="check")],
+        flows=[ScreenFlow(key="form"), ScreenFlow(key="form")],
+        screens=[],
+        fields=[],
+    )
+
+    assert list(check_duplicate_keys(definition)) == [
+        'Two stages use the key "review"; each stage needs its own key.',
+        'Two steps use the key "check"; each step needs its own key.',
+        'Two screen flows use the key "form"; each screen flow needs its own key.',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "meaning"),
+    [("input", "the launch inputs"), ("record", "the related record"), ("run", "the run itself")],
+)
+def test_reserved_step_key(version, key, meaning):
+    add_background_step(stage(version, "review"), key, label="Odd")
+
+    assert validate_version(version) == [
+        f'Step "Odd" uses the key "{key}", which expressions use for {meaning}; choose another key.'
+    ]
+
+
+def test_dependency_on_a_step_of_another_stage(version):
+    step(version, "check").depends_on.add(step(version, "request_form"))
+
+    assert validate_version(version) == [
+        'Step "Check" depends on "Request form", which is in stage "Request"; a step can only '
+        'depend on steps of its own stage ("Review").'
+    ]
+
+
+def test_dependency_cycle_names_the_steps(version):
+    review = stage(version, "review")
+    notify = add_background_step(review, "notify", label="Notify")
+    notify.depends_on.add(step(version, "decide"))
+    step(version, "check").depends_on.add(notify)
+
+    assert validate_version(version) == [
+        'Steps "Check", "Decide" and "Notify" depend on each other in a cycle, so none of '
+        "them could ever start; remove one of these dependencies."
+    ]
+
+
+def test_step_depending_on_itself(version):
+    check = step(version, "check")
+    check.depends_on.add(check)
+
+    assert validate_version(version) == ['Step "Check" depends on itself; remove that dependency.']
+
+
+def test_step_in_a_stage_of_another_version(version):
+    other = build_valid_version(make_orchestration("other", "Other"))
+    Step.objects.filter(pk=step(version, "check").pk).update(stage=stage(other, "review"))
+
+    problems = validate_version(version)
+
+    assert 'Step "Check" is in stage "Review" of another version.' in problems
+
+
+@pytest.mark.parametrize(
+    ("model", "attribute", "where"),
+    [
+        ("stage", "entry_condition", 'The entry condition of stage "Review"'),
+        ("stage", "exit_condition", 'The exit condition of stage "Review"'),
+        ("route", "condition", 'The condition of route 1 of stage "Review"'),
+        ("step", "entry_condition", 'The entry condition of step "Decide"'),
+        ("step", "assignee_expression", 'The assignee expression of step "Decide"'),
+        (
+            "field",
+            "default",
+            'The default of field "Amount" on screen "Details" of screen flow "Request"',
+        ),
+    ],
+)
+def test_invalid_expression_names_where_and_what_the_parser_says(version, model, attribute, where):
+    row = {
+        "stage": lambda: stage(version, "review"),
+        "route": lambda: StageRoute.objects.filter(stage__key="review").first(),
+        "step": lambda: step(version, "decide"),
+        "field": lambda: Field.objects.get(screen__flow__version=version, key="amount"),
+    }[model]()
+    setattr(row, attribute, "input.amount >")
+    row.save()
+
+    assert validate_version(version) == [
+        f"{where} is not a valid expression: input.amount > (the parser stopped at character 14)."
+    ]
+
+
+def test_invalid_instructions_template(version):
+    Step.objects.filter(pk=step(version, "decide").pk).update(instructions="{% if x %}open")
+
+    assert validate_version(version) == [
+        'The instructions of step "Decide" are not a valid template: Unclosed tag on line 1: '
+        "'if'. Looking for one of: elif, else, endif."
+    ]
+
+
+def test_interactive_step_without_assignee(version):
+    Step.objects.filter(key="decide").update(assignee_type="")
+
+    assert validate_version(version) == [
+        'Interactive step "Decide" has no assignee; choose a user, a queue, a group, the person '
+        "who started the run, or an expression."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("assignee_type", "sentence"),
+    [
+        ("user", "a user, but the user"),
+        ("queue", "a queue, but the queue"),
+        ("group", "a group, but the group"),
+        ("expression", "an expression, but the expression"),
+    ],
+)
+def test_assignee_type_without_its_assignee(version, assignee_type, sentence):
+    Step.objects.filter(key="decide").update(assignee_type=assignee_type)
+
+    assert validate_version(version) == [f'Step "Decide" is assigned to {sentence} is not set.']
+
+
+def test_interactive_step_with_its_assignee_is_fine(version, assignee, queue, group):
+    Step.objects.filter(key="decide").update(assignee_type="user", assignee_user=assignee)
+    add_interactive_step(
+        stage(version, "review"), "it", assignee_type="queue", assignee_queue=queue
+    )
+    add_interactive_step(
+        stage(version, "review"), "fac", assignee_type="group", assignee_group=group
+    )
+    add_interactive_step(
+        stage(version, "review"),
+        "boss",
+        assignee_type="expression",
+        assignee_expression="request_form.manager",
+    )
+
+    assert validate_version(version) == []
+
+
+def test_interactive_step_without_screen_flow(version):
+    add_interactive_step(stage(version, "review"), "sign", label="Sign")
+    Step.objects.filter(key="sign").update(screen_flow=None)
+
+    assert validate_version(version) == [
+        'Interactive step "Sign" has no screen flow; choose the form it shows.'
+    ]
+
+
+def test_interactive_step_with_screen_flow_of_another_version(version):
+    other = build_valid_version(make_orchestration("other", "Other"))
+    Step.objects.filter(pk=step(version, "decide").pk).update(
+        screen_flow=other.screen_flows.get(key="review")
+    )
+
+    assert validate_version(version) == [
+        'Interactive step "Decide" uses screen flow "Review" of another version; choose one of '
+        "this version."
+    ]
+
+
+def test_background_step_without_action(version):
+    Step.objects.filter(key="check").update(action="", parameters={})
+
+    (problem,) = validate_version(version)
+    assert problem.startswith(
+        'Background step "Check" has no action; choose one of the known actions: '
+    )
+    assert "send_email" in problem
+
+
+def test_unknown_action_lists_the_known_ones(version):
+    Step.objects.filter(key="check").update(action="send_fax")
+
+    (problem,) = validate_version(version)
+    assert problem.startswith('Step "Check" uses the unknown action "send_fax"; the known ')
+    assert "http_request, launch_orchestration, log, send_email" in problem
+
+
+def test_action_parameters_checked_by_the_action(version):
+    Step.objects.filter(key="check").update(parameters={"level": 3, "colour": "red"})
+
+    assert validate_version(version) == [
+        'Step "Check": Action "log" has no parameter "colour" (it takes: level, message).',
+        'Step "Check": Action "log" needs the parameter "message".',
+        'Step "Check": Parameter "level" of action "log" has the wrong type.',
+    ]
+
+
+def test_action_parameter_with_invalid_expression(version):
+    Step.objects.filter(key="check").update(parameters={"message": "=input.name +"})
+
+    assert validate_version(version) == [
+        'Parameter "message" of step "Check" is not valid: input.name + (the parser stopped at '
+        "character 12)."
+    ]
+
+
+def test_action_parameter_with_invalid_template(version):
+    Step.objects.filter(key="check").update(parameters={"message": "Hi {{ input.name|shout }}"})
+
+    assert validate_version(version) == [
+        'Parameter "message" of step "Check" is not valid: Invalid filter: \'shout\'.'
+    ]
+
+
+def test_route_go_to_without_target(version):
+    add_route(stage(version, "request"), action="go_to", target_stage=None)
+
+    assert validate_version(version) == [
+        'Route 1 of stage "Request" says "go to stage" but names no stage; choose the target stage.'
+    ]
+
+
+def test_route_to_a_stage_of_another_version(version):
+    other = build_valid_version(make_orchestration("other", "Other"))
+    add_route(stage(version, "request"), target_stage=stage(other, "review"))
+
+    assert validate_version(version) == [
+        'Route 1 of stage "Request" goes to stage "Review" of another version; choose a stage '
+        "of this version."
+    ]
+
+
+def test_route_that_ends_the_run_needs_no_target(version):
+    add_route(stage(version, "request"), action="end", outcome="withdrawn")
+
+    assert validate_version(version) == []
+
+
+@pytest.mark.parametrize(
+    ("field_type", "name"),
+    [("choice", "choice"), ("multiple_choice", "multiple choice"), ("decision", "decision")],
+)
+def test_choice_field_without_choices(version, field_type, name):
+    screen = version.screen_flows.get(key="request").screens.get()
+    add_field(screen, "pick", label="Pick", type=field_type, choices=[])
+
+    assert validate_version(version) == [
+        f'Field "Pick" on screen "Details" of screen flow "Request" is a {name} field but has '
+        'no choices; add them as a list of {"value": ..., "label": ...}.'
+    ]
+
+
+def test_choice_without_value_and_repeated_choice(version):
+    screen = version.screen_flows.get(key="request").screens.get()
+    add_field(screen, "pick", label="Pick", type="choice", choices=[{"label": "Nothing"}])
+    add_field(screen, "again", label="Again", type="choice", choices=["a", {"value": "a"}])
+
+    assert validate_version(version) == [
+        'Field "Pick" on screen "Details" of screen flow "Request" has a choice without a value; '
+        'each choice needs a "value".',
+        'Field "Again" on screen "Details" of screen flow "Request" offers the choice "a" twice; '
+        "each choice needs its own value.",
+    ]
+
+
+def test_screen_flow_without_screens(version):
+    ScreenFlow.objects.create(version=version, key="empty", label="Empty")
+
+    assert validate_version(version) == [
+        'Screen flow "Empty" has no screens; add at least one screen.'
+    ]
+
+
+def test_every_problem_is_reported_at_once(version):
+    add_stage(version, "archive", label="Archive")
+    Step.objects.filter(key="check").update(action="send_fax")
+    add_flow(version, "spare")
+    Stage.objects.filter(key="review").update(exit_condition="(")
+
+    assert len(validate_version(version)) == 3
