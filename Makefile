@@ -1,0 +1,71 @@
+# The two commands: `make run` (the demo on this machine) and `make test` (the whole suite).
+# Everything they need is installed from here: the virtual environment from requirements.lock,
+# PostgreSQL and Redis started if they are down, Debian's Chromium for the browser tests.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Written after a successful install: pip runs again only when requirements.lock changes.
+STAMP := $(VENV)/.installed-from-lock
+PORT ?= 8000
+
+# make test and make bench use PostgreSQL and Redis; Redis db 0 is theirs (make run, when it
+# is given a REDIS_URL, should use another db number).
+TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/baton
+TEST_REDIS_URL := redis://127.0.0.1:6379/0
+TEST_ENV := env -u CELERY_BROKER_URL DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint bench
+
+help:
+	@echo "make run     install, migrate, load the demo, start web + worker + beat (Ctrl-C stops)"
+	@echo "make test    ruff and the whole pytest suite on PostgreSQL, Redis and headless Chromium"
+	@echo "make lint    ruff format --check and ruff check"
+	@echo "make bench   the engine benchmark on PostgreSQL"
+	@echo "make install the virtual environment in $(VENV) from requirements.lock"
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
+	  echo "Baton needs Python 3.11, and '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
+	  echo "Run make with PYTHON=/path/to/python3.11."; exit 1; }
+	@test -x $(BIN)/python || { echo "Creating the virtual environment in $(VENV)."; \
+	  $(PYTHON) -m venv $(VENV); }
+	@echo "Installing the pinned packages from requirements.lock."
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.lock
+	@touch $@
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+# The embedded default (no DATABASE_URL / REDIS_URL): SQLite in var/ and a broker in a folder.
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@case "$${DEBUG:-}" in false|False|FALSE|0|off|Off|OFF) \
+	  $(BIN)/python manage.py collectstatic --noinput ;; esac
+	@echo
+	@echo "Baton is starting at http://127.0.0.1:$(PORT)/"
+	@echo "Log in with the password 'demo' as: admin (superuser), hr, it, it2, facilities,"
+	@echo "  facilities2, manager, applicant, underwriter, compliance, funding, author, editor,"
+	@echo "  legal, marketing, engineering, sales. Ctrl-C stops the web server, worker and beat."
+	@echo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile.dev --env /dev/null \
+	  --port $(PORT) start
+
+test: install
+	@scripts/services.sh --browser
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	@$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure."; fi; \
+	  exit $$status
+
+bench: install
+	@scripts/services.sh --database baton
+	$(TEST_ENV) $(BIN)/python manage.py migrate --noinput
+	$(TEST_ENV) $(BIN)/python manage.py bench
