@@ -9,6 +9,7 @@ class OrchestratorConfig(AppConfig):
     verbose_name = "Orchestrations"
 
     def ready(self) -> None:
+        import_module("orchestrator.signals")  # keeps Step.depends_on frozen with its version
         # Built-in actions register themselves on import; a project adds its own modules
         # with the ACTION_MODULES setting.
         import_module("orchestrator.actions")

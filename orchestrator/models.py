@@ -353,9 +353,10 @@ class Step(VersionPart):
         blank=True, help_text="CEL; when false at the time the step is ready, it is skipped."
     )
 
-    # Interactive steps.
+    # Interactive steps. RESTRICT, not PROTECT: a screen flow in use cannot be deleted on
+    # its own, but a draft version can be deleted with its whole tree.
     screen_flow = models.ForeignKey(
-        ScreenFlow, null=True, blank=True, on_delete=models.PROTECT, related_name="steps"
+        ScreenFlow, null=True, blank=True, on_delete=models.RESTRICT, related_name="steps"
     )
     assignee_type = models.CharField(
         max_length=20, choices=AssigneeType.choices, blank=True, default=""
