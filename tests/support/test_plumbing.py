@@ -1,0 +1,100 @@
+"""The test plumbing itself: a real worker takes tasks from Redis and runs background steps on
+the test database; the browser drives the live server."""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from runs import engine
+from runs.models import Run
+from runs.tasks import sweep
+from tests import definitions
+from tests.support.browser import login
+
+
+def _wait_for_run(run: Run, timeout: float = 20.0) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.status != Run.Status.RUNNING:
+            return run
+        time.sleep(0.1)
+    raise AssertionError(f"The run was still running after {timeout}s.")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_executes_a_task_sent_through_the_broker(celery_worker_process):
+    result = sweep.delay()
+
+    assert "succeeded" in celery_worker_process.wait_for_task(result.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_worker_starts_again_and_takes_new_tasks(celery_worker_process):
+    celery_worker_process.kill()
+    assert not celery_worker_process.alive
+
+    celery_worker_process.start()
+    result = sweep.delay()
+
+    assert "succeeded" in celery_worker_process.wait_for_task(result.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_background_steps_run_on_the_worker_with_test_actions_and_email(
+    celery_worker_process, tmp_path
+):
+    counter = tmp_path / "counter"
+    definitions.build(
+        "plumbing",
+        [
+            {
+                "key": "only",
+                "steps": [
+                    {
+                        "key": "count",
+                        "kind": "background",
+                        "action": "test_flaky",
+                        "params": {"counter": str(counter)},
+                    },
+                    {
+                        "key": "notify",
+                        "kind": "background",
+                        "action": "send_email",
+                        "params": {
+                            "to": "ana@example.com",
+                            "subject": "Hello {{ input.name }}",
+                            "body": "Welcome aboard.",
+                        },
+                    },
+                ],
+            }
+        ],
+    )
+
+    run = _wait_for_run(engine.launch("plumbing", inputs={"name": "Ana"}))
+
+    assert run.status == Run.Status.COMPLETED
+    assert len(counter.read_text().splitlines()) == 1
+    [message] = celery_worker_process.outbox()
+    assert message["To"] == "ana@example.com"
+    assert message["Subject"] == "Hello Ana"
+    assert message.get_content().strip() == "Welcome aboard."
+
+
+@pytest.mark.browser
+def test_browser_shows_the_login_page_of_the_live_server(page, live_server, tmp_path):
+    page.goto("/accounts/login/")
+
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    screenshot = tmp_path / "login.png"
+    page.screenshot(path=str(screenshot))
+    assert screenshot.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.browser
+def test_login_helper_signs_in_through_the_form(page, live_server, assignee):
+    login(page, live_server, "ana")
+
+    assert any(cookie["name"] == "sessionid" for cookie in page.context.cookies())
