@@ -9,4 +9,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("demo/", include("demo.urls")),
+    path("", include("workitems.urls")),
 ]

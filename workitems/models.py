@@ -126,7 +126,27 @@ class WorkItem(models.Model):
         return self.status == self.Status.OPEN
 
     @property
+    def assignee_label(self) -> str:
+        """Who the item is for, in words ("IT", "Facilities", "Ana Pérez")."""
+        if self.assignee_user_id is not None:
+            return user_label(self.assignee_user)
+        if self.assignee_queue_id is not None:
+            return self.assignee_queue.name
+        if self.assignee_group_id is not None:
+            return self.assignee_group.name
+        return "nobody"
+
+    @property
+    def owner_label(self) -> str:
+        return user_label(self.owner) if self.owner_id is not None else ""
+
+    @property
     def is_overdue(self) -> bool:
         from django.utils import timezone
 
         return self.is_open and self.due_at is not None and self.due_at < timezone.now()
+
+
+def user_label(user) -> str:
+    """A person as the pages name them: full name, else username."""
+    return user.get_full_name() or user.get_username()

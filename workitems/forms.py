@@ -1,0 +1,205 @@
+"""A Django form built from a screen's fields, and the answers it gives as run data.
+
+Answers are stored as the step's outputs in JSON: text, long text, email, URL and choice are
+strings; integer an int; decimal a float; date and datetime ISO strings; yes/no a bool;
+multiple choice a list of strings; a person the user's id; a decision the chosen value.
+A draft keeps what was typed as raw form values (strings, lists of strings for multiple
+choice), so that a half-filled screen comes back exactly as it was left.
+"""
+
+import datetime
+import decimal
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from orchestrator.expressions import ExpressionError, evaluate
+from orchestrator.models import Field
+
+T = Field.Type
+YES_NO = [("yes", "Yes"), ("no", "No")]
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        full_name = obj.get_full_name()
+        return f"{full_name} ({obj.get_username()})" if full_name else obj.get_username()
+
+
+def _yes_no(value: str) -> bool:
+    return value == "yes"
+
+
+def _choice_error(field: Field) -> str:
+    labels = [label for _, label in field.choice_pairs]
+    if len(labels) > 1:
+        return f"Choose {', '.join(labels[:-1])} or {labels[-1]}."
+    return "Make a choice."
+
+
+def _form_field(field: Field) -> forms.Field:
+    common = {"label": field.label, "required": field.required, "help_text": field.help_text}
+    pairs = field.choice_pairs
+    if field.type == T.LONG_TEXT:
+        return forms.CharField(
+            max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}), **common
+        )
+    if field.type == T.INTEGER:
+        return forms.IntegerField(**common)
+    if field.type == T.DECIMAL:
+        return forms.DecimalField(widget=forms.NumberInput(attrs={"step": "any"}), **common)
+    if field.type == T.DATE:
+        return forms.DateField(
+            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common
+        )
+    if field.type == T.DATETIME:
+        return forms.DateTimeField(
+            widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            **common,
+        )
+    if field.type == T.YES_NO:
+        return forms.TypedChoiceField(
+            choices=YES_NO,
+            coerce=_yes_no,
+            empty_value=None,
+            widget=forms.RadioSelect,
+            error_messages={"required": "Choose Yes or No."},
+            **common,
+        )
+    if field.type == T.CHOICE:
+        return forms.ChoiceField(choices=[("", "Choose…"), *pairs], **common)
+    if field.type == T.MULTIPLE_CHOICE:
+        return forms.MultipleChoiceField(
+            choices=pairs, widget=forms.CheckboxSelectMultiple, **common
+        )
+    if field.type == T.EMAIL:
+        return forms.EmailField(max_length=254, **common)
+    if field.type == T.URL:
+        return forms.URLField(max_length=2000, assume_scheme="https", **common)
+    if field.type == T.USER:
+        people = get_user_model().objects.filter(is_active=True)
+        if field.limit_to_group_id:
+            people = people.filter(groups=field.limit_to_group_id)
+        return PersonChoiceField(
+            queryset=people.order_by("first_name", "last_name", "username"),
+            empty_label="Choose a person…",
+            **common,
+        )
+    if field.type == T.DECISION:
+        # Rendered as one submit button per choice (named by the key), never as an input.
+        return forms.ChoiceField(
+            choices=pairs,
+            widget=forms.HiddenInput,
+            error_messages={"required": _choice_error(field)},
+            **common,
+        )
+    return forms.CharField(max_length=1000, **common)
+
+
+class ScreenForm(forms.Form):
+    """The fields of one screen, named by their keys."""
+
+    def __init__(self, fields: Iterable[Field], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.screen_fields = list(fields)
+        for field in self.screen_fields:
+            self.fields[field.key] = _form_field(field)
+
+    @property
+    def decision(self) -> Field | None:
+        """The screen's decision field: its choices replace the Next / Complete button."""
+        return next((f for f in self.screen_fields if f.type == T.DECISION), None)
+
+    @property
+    def decision_errors(self) -> list[str]:
+        decision = self.decision
+        if decision is None or not self.is_bound:
+            return []
+        return list(self.errors.get(decision.key, []))
+
+    def input_fields(self) -> list[forms.BoundField]:
+        return [self[f.key] for f in self.screen_fields if f.type != T.DECISION]
+
+    def focus_first_error(self) -> None:
+        """Put the browser's focus on the first field with an error (htmx honours autofocus)."""
+        for field in self.screen_fields:
+            if field.key in self.errors and field.type != T.DECISION:
+                self.fields[field.key].widget.attrs["autofocus"] = True
+                return
+
+    def answers(self) -> dict[str, Any]:
+        """The cleaned values as run data (see the module docstring for each type)."""
+        return {f.key: to_answer(f, self.cleaned_data.get(f.key)) for f in self.screen_fields}
+
+
+def to_answer(field: Field, value: Any) -> Any:
+    if value is None:
+        return [] if field.type == T.MULTIPLE_CHOICE else None
+    if field.type == T.DECIMAL and isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    if field.type == T.USER:
+        return value.pk
+    if field.type == T.MULTIPLE_CHOICE:
+        return [str(v) for v in value]
+    return value
+
+
+def raw_values(fields: Iterable[Field], data: Mapping) -> dict[str, Any]:
+    """What the user typed on a screen, as it came in (for the draft): never the decision,
+    which is a button press, not an answer in progress."""
+    values: dict[str, Any] = {}
+    for field in fields:
+        if field.type == T.DECISION:
+            continue
+        if field.type == T.MULTIPLE_CHOICE:
+            values[field.key] = list(data.getlist(field.key)) if hasattr(data, "getlist") else []
+        else:
+            values[field.key] = str(data.get(field.key, ""))
+    return values
+
+
+def initial_values(
+    fields: Iterable[Field], draft: Mapping[str, Any], run_data: dict[str, Any]
+) -> dict[str, Any]:
+    """The values a screen opens with: the draft first; else the field's default evaluated
+    over the run data (left empty when it cannot be evaluated, e.g. no earlier answer)."""
+    initial: dict[str, Any] = {}
+    for field in fields:
+        if field.type == T.DECISION:
+            continue
+        if field.key in draft:
+            initial[field.key] = draft[field.key]
+        elif field.default.strip():
+            try:
+                value = evaluate(field.default, run_data)
+            except ExpressionError:
+                continue
+            raw = _to_raw(field, value)
+            if raw is not None:
+                initial[field.key] = raw
+    return initial
+
+
+def _to_raw(field: Field, value: Any) -> Any:
+    """An answer-like value (from a default) as the form input would hold it."""
+    if value is None:
+        return None
+    if field.type == T.YES_NO:
+        return "yes" if value is True else "no" if value is False else None
+    if field.type == T.MULTIPLE_CHOICE:
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if field.type == T.USER and isinstance(value, str) and not value.isdigit():
+        pk = get_user_model().objects.filter(username=value).values_list("pk", flat=True).first()
+        return str(pk) if pk is not None else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def form_data(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Raw values (a draft) as form data, to validate screens the user is not looking at."""
+    return {f.key: values[f.key] for f in fields if f.key in values}

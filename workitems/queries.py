@@ -1,0 +1,288 @@
+"""Reads for the work item pages: the inbox, the run data a work item shows, what comes next.
+
+The inbox must stay fast with 100,000 open work items: its filter is an OR of four simple
+conditions, each served by one of WorkItem's partial indexes on `status = 'open'`
+(assignee_user, owner, assignee_queue, assignee_group), which PostgreSQL combines with a
+BitmapOr. The user's queues and groups are read first and inlined as id lists, because an
+`IN (subquery)` inside an OR would defeat the indexes. A page costs a fixed number of
+queries: memberships (2), count (1), rows with their labels (1), orchestration choices (1).
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from orchestrator.models import Field, Orchestration, Step
+from orchestrator.plan import VersionPlan, load_plan
+from runs.engine import run_data
+from runs.models import Run, StepRun
+from workitems.access import memberships
+from workitems.models import WorkItem, user_label
+
+OPEN = WorkItem.Status.OPEN
+PAGE_SIZE = 25
+
+# "mine / queues / groups" in the inbox; "all" is every one of them.
+SHOW_CHOICES = [
+    ("all", "All my work"),
+    ("mine", "Assigned to me"),
+    ("queues", "My queues"),
+    ("groups", "My groups"),
+]
+SORT_CHOICES = [("due", "Due date"), ("oldest", "Oldest first"), ("newest", "Newest first")]
+_ORDERINGS = {
+    "due": [F("due_at").asc(nulls_last=True), "created_at", "id"],
+    "oldest": ["created_at", "id"],
+    "newest": ["-created_at", "-id"],
+}
+_ROW_FIELDS = [
+    "id",
+    "status",
+    "created_at",
+    "due_at",
+    "run_id",
+    "step_run_id",
+    "orchestration_id",
+    "step_id",
+    "assignee_user_id",
+    "assignee_queue_id",
+    "assignee_group_id",
+    "owner_id",
+    "step__label",
+    "orchestration__name",
+    "run__title",
+    "assignee_user__username",
+    "assignee_user__first_name",
+    "assignee_user__last_name",
+    "assignee_queue__name",
+    "assignee_group__name",
+    "owner__username",
+    "owner__first_name",
+    "owner__last_name",
+]
+
+
+def visible_open(user, show: str = "all") -> Q:
+    """The open work items in the user's inbox: assigned to them or claimed by them ("mine"),
+    unclaimed in their queues ("queues"), assigned to their groups ("groups")."""
+    mine = memberships(user)
+    parts: list[Q] = []
+    if show in ("all", "mine"):
+        parts += [Q(assignee_user_id=user.pk), Q(owner_id=user.pk)]
+    if show in ("all", "queues") and mine.queue_ids:
+        parts.append(Q(assignee_queue_id__in=sorted(mine.queue_ids), owner__isnull=True))
+    if show in ("all", "groups") and mine.group_ids:
+        parts.append(Q(assignee_group_id__in=sorted(mine.group_ids)))
+    if not parts:
+        return Q(pk__in=[])
+    condition = parts[0]
+    for part in parts[1:]:
+        condition |= part
+    return Q(status=OPEN) & condition
+
+
+def inbox_rows(user, *, show: str, orchestration_id: int | None, sort: str) -> QuerySet:
+    rows = WorkItem.objects.filter(visible_open(user, show))
+    if orchestration_id:
+        rows = rows.filter(orchestration_id=orchestration_id)
+    return (
+        rows.select_related(
+            "step",
+            "orchestration",
+            "run",
+            "assignee_user",
+            "assignee_queue",
+            "assignee_group",
+            "owner",
+        )
+        .only(*_ROW_FIELDS)
+        .order_by(*_ORDERINGS.get(sort, _ORDERINGS["due"]))
+    )
+
+
+def inbox_page(
+    user, *, show: str, orchestration_id: int | None, sort: str, page_number: Any
+) -> Page:
+    paginator = Paginator(
+        inbox_rows(user, show=show, orchestration_id=orchestration_id, sort=sort), PAGE_SIZE
+    )
+    return paginator.get_page(page_number)
+
+
+def inbox_orchestrations(user) -> QuerySet:
+    """The orchestrations the user has open work in (the inbox's filter choices)."""
+    with_work = WorkItem.objects.filter(visible_open(user)).values("orchestration_id")
+    return Orchestration.objects.filter(pk__in=with_work).only("id", "name").order_by("name")
+
+
+def open_count(user) -> int:
+    """How many open work items are in the user's inbox (the number in the navigation);
+    counted once per request."""
+    cached = getattr(user, "_workitem_open_count", None)
+    if cached is None:
+        cached = WorkItem.objects.filter(visible_open(user)).count()
+        user._workitem_open_count = cached
+    return cached
+
+
+# A work item's run -----------------------------------------------------------------------
+
+
+@dataclass
+class RunView:
+    """A run as a work item page shows it: its plan, step runs and run data."""
+
+    run: Run
+    plan: VersionPlan
+    step_runs: list[StepRun]
+    data: dict[str, Any]
+
+
+def run_view(item: WorkItem) -> RunView:
+    run = item.run
+    step_runs = list(
+        StepRun.objects.filter(run_id=run.pk).select_related("completed_by").order_by("id")
+    )
+    plan = load_plan(run.version_id)
+    return RunView(run=run, plan=plan, step_runs=step_runs, data=run_data(run, step_runs, plan))
+
+
+def screens_of(plan: VersionPlan, step: Step) -> list:
+    flow = plan.screen_flows.get(step.screen_flow_id)
+    return list(flow.screens.all()) if flow is not None else []
+
+
+@dataclass
+class AnsweredStep:
+    label: str
+    completed_by: str
+    finished_at: datetime.datetime | None
+    answers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def earlier_answers(view: RunView, *, before: WorkItem) -> list[AnsweredStep]:
+    """The answers of the run's completed interactive steps, with their field labels, so that
+    (say) the manager sees what HR, IT and Facilities entered."""
+    completed = [
+        sr
+        for sr in view.step_runs
+        if sr.status == StepRun.Status.COMPLETED
+        and sr.pk != before.step_run_id
+        and view.plan.steps[sr.step_id].kind == Step.Kind.INTERACTIVE
+    ]
+    completed.sort(key=lambda sr: (sr.finished_at or timezone.now(), sr.pk))
+    fields_by_step = {
+        sr.step_id: [
+            f for s in screens_of(view.plan, view.plan.steps[sr.step_id]) for f in s.fields.all()
+        ]
+        for sr in completed
+    }
+    person_ids = {
+        sr.outputs.get(f.key)
+        for sr in completed
+        for f in fields_by_step[sr.step_id]
+        if f.type == Field.Type.USER and isinstance(sr.outputs.get(f.key), int)
+    }
+    people = (
+        {user.pk: user_label(user) for user in get_user_model().objects.filter(pk__in=person_ids)}
+        if person_ids
+        else {}
+    )
+    answered = []
+    for sr in completed:
+        step = view.plan.steps[sr.step_id]
+        answers = [
+            (f.label, display_answer(f, sr.outputs[f.key], people))
+            for f in fields_by_step[sr.step_id]
+            if f.key in sr.outputs
+        ]
+        answered.append(
+            AnsweredStep(
+                label=step.label,
+                completed_by=user_label(sr.completed_by) if sr.completed_by_id else "",
+                finished_at=sr.finished_at,
+                answers=answers,
+            )
+        )
+    return answered
+
+
+def display_answer(field: Field, value: Any, people: dict[int, str]) -> str:
+    """An answer as a person reads it (the template escapes it)."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    labels = dict(field.choice_pairs)
+    if field.type == Field.Type.MULTIPLE_CHOICE and isinstance(value, list):
+        return ", ".join(labels.get(str(v), str(v)) for v in value)
+    if field.type in (Field.Type.CHOICE, Field.Type.DECISION):
+        return labels.get(str(value), str(value))
+    if field.type == Field.Type.USER:
+        return people.get(value, f"user {value}")
+    if field.type == Field.Type.DECIMAL and isinstance(value, int | float):
+        return f"{value:,.2f}"
+    if field.type == Field.Type.DATE:
+        try:
+            return date_format(datetime.date.fromisoformat(str(value)), "j M Y")
+        except ValueError:
+            return str(value)
+    if field.type == Field.Type.DATETIME:
+        try:
+            moment = datetime.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        return date_format(moment, "j M Y H:i")
+    return str(value)
+
+
+# After completing ------------------------------------------------------------------------
+
+
+def what_happens_next(run_id: int) -> str:
+    """A sentence on where the run is now: what it waits for, or that it has finished."""
+    run = Run.objects.only("status", "outcome").get(pk=run_id)
+    if run.status == Run.Status.COMPLETED:
+        if run.outcome and run.outcome != "completed":
+            return f"The run is finished (outcome: {run.outcome})."
+        return "The run is finished."
+    if run.status == Run.Status.FAILED:
+        return "The run has stopped with an error; an operator can retry it from the run page."
+    if run.status == Run.Status.CANCELLED:
+        return "The run was cancelled."
+    items = {
+        item.step_run_id: item
+        for item in WorkItem.objects.filter(run_id=run_id, status=OPEN).select_related(
+            "assignee_user", "assignee_queue", "assignee_group"
+        )
+    }
+    waiting = (
+        StepRun.objects.filter(
+            run_id=run_id,
+            status__in=[StepRun.Status.QUEUED, StepRun.Status.RUNNING, StepRun.Status.WAITING],
+        )
+        .select_related("step")
+        .order_by("id")
+    )
+    parts = []
+    for step_run in waiting:
+        item = items.get(step_run.pk)
+        who = item.assignee_label if item is not None else "automatic"
+        parts.append(f"{step_run.step.label} ({who})")
+    if not parts:
+        return "The run is moving on."
+    return f"The run now waits for: {_and_join(parts)}."
+
+
+def _and_join(parts: list[str]) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
