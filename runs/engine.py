@@ -697,7 +697,7 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
             step_key=taken.step.key,
             attempt=attempt,
             data=taken.data,
-            record=taken.run.record if taken.run.record_id else None,
+            load_record=(lambda: taken.run.record) if taken.run.record_id else None,
         )
         outcome = action.function(params, context)
     except Exception as exc:

@@ -15,6 +15,7 @@ pass `context.idempotency_key` along so that a retried attempt cannot act twice.
 """
 
 import datetime
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,12 @@ class ActionContext:
     step_key: str
     attempt: int
     data: dict[str, Any]
-    record: Any = None
+    # The run's related record, loaded on first use (most actions never touch it).
+    load_record: Callable[[], Any] | None = None
+
+    @functools.cached_property
+    def record(self) -> Any:
+        return self.load_record() if self.load_record else None
 
     @property
     def idempotency_key(self) -> str:

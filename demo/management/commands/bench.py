@@ -1,0 +1,177 @@
+"""`manage.py bench`: drive employee-onboarding runs to completion and measure the engine.
+
+It lives in the demo app because it composes everything (engine, work items, the demo).
+
+Every interactive step is claimed (when it waits in a queue) and completed through the same
+service functions the web views call, as its assignee; background steps run through the
+same task body a worker runs, in this process (Celery's eager mode), so the figures measure
+the engine and the database, not the broker. The fake payroll API is served from a thread.
+"""
+
+import statistics
+import threading
+import time
+from collections import Counter
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
+
+from orchestrator.celery import app as celery_app
+from runs import engine
+from runs.models import Run
+from workitems import services
+from workitems.models import WorkItem
+
+ANSWERS = {
+    "new_hire_form": lambda n, users: {
+        "full_name": f"Bench Hire {n}",
+        "email": f"hire{n}@example.com",
+        "start_date": "2027-01-04",
+        "department": "Engineering",
+        "job_title": "Engineer",
+        "manager": users["manager"].pk,
+        "annual_salary": 85000.0,
+    },
+    "provision_it": lambda n, users: {
+        "laptop_model": "ThinkPad X1 Carbon",
+        "accounts_created": True,
+        "asset_tag": f"A-{n:05d}",
+    },
+    "assign_desk": lambda n, users: {"building": "North", "desk_number": f"N-{n}"},
+    "manager_approval": lambda n, users: {"decision": "approve", "comment": ""},
+}
+WHO = {
+    "new_hire_form": "hr",
+    "provision_it": "it",
+    "assign_desk": "facilities",
+    "manager_approval": "manager",
+}
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class _Meter:
+    """Counts SQL statements by kind and commits on the default connection."""
+
+    def __init__(self):
+        self.statements: Counter[str] = Counter()
+        self.commits = 0
+        self.on = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.on:
+            kind = sql.lstrip().split(None, 1)[0].upper()
+            self.statements[kind] += 1
+            if not connection.in_atomic_block and kind in ("INSERT", "UPDATE", "DELETE"):
+                self.commits += 1  # autocommit: the statement is its own transaction
+        return execute(sql, params, many, context)
+
+    def wrap_commit(self):
+        original = connection.commit
+
+        def commit():
+            if self.on:
+                self.commits += 1
+            return original()
+
+        connection.commit = commit
+
+
+class Command(BaseCommand):
+    help = "Benchmark the engine with employee-onboarding runs (PostgreSQL)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--runs", type=int, default=300)
+        parser.add_argument("--warmup", type=int, default=10)
+
+    def handle(self, *args, runs: int, warmup: int, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The benchmark measures PostgreSQL: set DATABASE_URL.")
+        call_command("migrate", verbosity=0)
+        call_command("seed_demo", verbosity=0)
+        users = {
+            u.username: u
+            for u in get_user_model().objects.filter(username__in=[*WHO.values(), "manager"])
+        }
+        server = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=_Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        settings.PAYROLL_API_URL = f"http://127.0.0.1:{server.server_port}/demo/payroll/employees/"
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+        celery_app.conf.task_always_eager = True
+
+        for n in range(warmup):
+            self._one_run(-1 - n, users)
+        meter = _Meter()
+        meter.wrap_commit()
+        durations = []
+        with connection.execute_wrapper(meter):
+            started = time.perf_counter()
+            for n in range(runs):
+                t0 = time.perf_counter()
+                meter.on = True
+                self._one_run(n, users, meter)
+                durations.append(time.perf_counter() - t0)
+            elapsed = time.perf_counter() - started
+        server.shutdown()
+
+        db_rate = self._database_commit_rate()
+        rate = runs / elapsed
+        sql_per_run = sum(meter.statements.values()) / runs
+        commits_per_run = meter.commits / runs
+        ratio = (commits_per_run * rate) / db_rate
+        durations_ms = sorted(d * 1000 for d in durations)
+        p95 = durations_ms[max(0, int(len(durations_ms) * 0.95) - 1)]
+        out = self.stdout.write
+        out(f"runs: {runs} employee-onboarding runs in {elapsed:.2f} s")
+        out(f"runs per second: {rate:.1f}")
+        out(f"ms per run: mean {statistics.mean(durations_ms):.1f}, p95 {p95:.1f}")
+        by_kind = ", ".join(f"{k} {v / runs:.1f}" for k, v in meter.statements.most_common())
+        out(f"SQL statements per run: {sql_per_run:.1f} ({by_kind})")
+        out(f"commits per run: {commits_per_run:.1f}")
+        out(f"database one-row update commits per second (plain psycopg): {db_rate:.0f}")
+        out(f"engine transitions (commits) per second: {commits_per_run * rate:.0f}")
+        out(
+            f"bench: runs/s={rate:.1f} sql/run={sql_per_run:.1f} "
+            f"commits/run={commits_per_run:.1f} ratio={ratio:.2f}"
+        )
+
+    def _one_run(self, n: int, users, meter: "_Meter | None" = None) -> None:
+        run = engine.launch("employee-onboarding", started_by=users["hr"])
+        # Three stages wait for people: the new hire form, IT and Facilities, the manager.
+        for _ in range(3):
+            items = WorkItem.objects.filter(run=run, status=WorkItem.Status.OPEN).select_related(
+                "step"
+            )
+            for item in items:
+                user = users[WHO[item.step.key]]
+                if item.assignee_queue_id:
+                    services.claim(work_item=item, user=user)
+                services.complete(
+                    work_item=item, user=user, answers=ANSWERS[item.step.key](n, users)
+                )
+        if meter:
+            meter.on = False  # checking the outcome is not part of the workload
+        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
+        if status != Run.Status.COMPLETED:
+            raise CommandError(f"Run {run.pk} ended {status}, not completed.")
+
+    def _database_commit_rate(self, count: int = 2000) -> float:
+        """One-row UPDATE commits per second with a plain psycopg loop (autocommit)."""
+        import psycopg
+
+        params = connection.get_connection_params()
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute("CREATE TEMP TABLE bench_counter (id int PRIMARY KEY, n int)")
+            conn.execute("INSERT INTO bench_counter VALUES (1, 0)")
+            start = time.perf_counter()
+            for _ in range(count):
+                conn.execute("UPDATE bench_counter SET n = n + 1 WHERE id = 1")
+            return count / (time.perf_counter() - start)
