@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("demo/", include("demo.urls")),
     path("", include("workitems.urls")),
+    path("runs/", include("runs.urls")),
 ]

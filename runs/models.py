@@ -50,6 +50,12 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        # The operator actions of the run page and the admin; viewing is the built-in view_run.
+        permissions = [
+            ("retry_step", "Can retry a failed step"),
+            ("skip_step", "Can skip a step"),
+            ("cancel_run", "Can cancel a run"),
+        ]
         indexes = [
             # Dashboard: filter by orchestration and/or status, newest first.
             models.Index(fields=["orchestration", "-started_at"], name="run_orch_started"),

@@ -1,0 +1,94 @@
+"""Forms of the run history dashboard: the run list filters and the operator's reason."""
+
+from django import forms
+
+from orchestrator.models import Orchestration, Queue
+from runs.models import Run
+from runs.selectors import RunFilters
+
+
+class RunFilterForm(forms.Form):
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        help_text="A related record (e.g. a name) or a run number.",
+    )
+    orchestration = forms.ModelChoiceField(
+        label="Orchestration",
+        queryset=Orchestration.objects.order_by("name"),
+        to_field_name="key",
+        required=False,
+        empty_label="All orchestrations",
+    )
+    status = forms.ChoiceField(
+        label="Status", required=False, choices=[("", "Any status"), *Run.Status.choices]
+    )
+    started_from = forms.DateField(
+        label="Started from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    started_to = forms.DateField(
+        label="Started until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    overdue = forms.BooleanField(label="Has an overdue work item", required=False)
+    failed = forms.BooleanField(label="Has a failed step", required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("started_from"), cleaned.get("started_to")
+        if start and end and start > end:
+            self.add_error("started_to", "The end date must not be before the start date.")
+        return cleaned
+
+    def filters(self) -> RunFilters:
+        """The filters to apply: those that are valid (an invalid one is ignored and shown
+        with its error beside the field)."""
+        data = self.cleaned_data if self.is_bound else {}
+        return RunFilters(
+            orchestration=data.get("orchestration"),
+            status=data.get("status") or "",
+            started_from=data.get("started_from"),
+            started_to=data.get("started_to"),
+            overdue=bool(data.get("overdue")),
+            failed=bool(data.get("failed")),
+            q=(data.get("q") or "").strip(),
+        )
+
+
+class ReasonForm(forms.Form):
+    """Every operator action asks why; the reason is kept in the run's event log."""
+
+    reason = forms.CharField(
+        label="Reason",
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why, so that others can follow the run's history."},
+    )
+
+
+class ReassignForm(ReasonForm):
+    """Reassign a work item to a user (by username) or to a queue."""
+
+    username = forms.CharField(label="To a person (username)", required=False, max_length=150)
+    queue = forms.ModelChoiceField(
+        label="Or to a queue",
+        queryset=Queue.objects.order_by("name"),
+        required=False,
+        empty_label="No queue",
+    )
+
+    field_order = ["username", "queue", "reason"]
+
+    def clean(self):
+        cleaned = super().clean()
+        username, queue = cleaned.get("username"), cleaned.get("queue")
+        if bool(username) == bool(queue):
+            raise forms.ValidationError("Choose either a person or a queue.")
+        if username:
+            from django.contrib.auth import get_user_model
+
+            user = get_user_model().objects.filter(username=username, is_active=True).first()
+            if user is None:
+                self.add_error("username", f'There is no active user "{username}".')
+            cleaned["user"] = user
+        return cleaned

@@ -1,0 +1,180 @@
+"""Operator actions on the run page: retry, skip, cancel; each asks why and is recorded."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from runs import engine
+from runs.models import Run, RunEvent, StepRun
+from tests.runs.builders import background_flow, review_flow, run_failed_step, work
+
+pytestmark = pytest.mark.django_db
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+@pytest.fixture
+def failed_run(tmp_path):
+    flag = tmp_path / "ledger-down"
+    flag.touch()
+    background_flow(flag=flag)
+    run = engine.launch("ledger", title="Invoice 17")
+    step_run = run_failed_step(run)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    return run, step_run, flag
+
+
+def test_run_page_shows_the_error_and_the_retry_form(client, operator, failed_run):
+    run, step_run, _ = failed_run
+    client.force_login(operator)
+    response = client.get(reverse("runs:detail", args=[run.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "The ledger service is down." in html
+    assert "Traceback" in html
+    assert reverse("runs:retry_step", args=[run.pk, step_run.pk]) in html
+    # A finished or failed run does not poll.
+    assert "hx-trigger" not in html
+
+
+def test_retry_through_the_page_records_who_and_why_and_the_run_completes(
+    client, operator, failed_run
+):
+    run, step_run, flag = failed_run
+    flag.unlink()
+    client.force_login(operator)
+    url = reverse("runs:retry_step", args=[run.pk, step_run.pk])
+    response = client.post(url, {"reason": "Ledger is back up"}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("runs:detail", args=[run.pk])
+    assert messages_of(response) == ['"Post to ledger" is being retried.']
+    event = RunEvent.objects.get(run=run, kind="step.retried")
+    assert event.actor == operator
+    assert event.data["reason"] == "Ledger is back up"
+    assert event.step_run_id == step_run.pk
+    work(run)
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+
+
+def test_retry_without_a_reason_is_refused_with_a_sentence(client, operator, failed_run):
+    run, step_run, _ = failed_run
+    client.force_login(operator)
+    url = reverse("runs:retry_step", args=[run.pk, step_run.pk])
+    response = client.post(url, {"reason": "  "}, follow=True)
+    assert messages_of(response) == ["Say why, so that others can follow the run's history."]
+    step_run.refresh_from_db()
+    assert step_run.status == StepRun.Status.FAILED
+    assert not RunEvent.objects.filter(run=run, kind="step.retried").exists()
+
+
+def test_second_retry_is_answered_with_the_engine_sentence(client, operator, failed_run):
+    run, step_run, _ = failed_run
+    client.force_login(operator)
+    url = reverse("runs:retry_step", args=[run.pk, step_run.pk])
+    client.post(url, {"reason": "first"}, follow=True)
+    response = client.post(url, {"reason": "again"}, follow=True)
+    assert messages_of(response) == ["Only a failed step can be retried; this one is queued."]
+    assert RunEvent.objects.filter(run=run, kind="step.retried").count() == 1
+
+
+def test_skip_a_failed_step_through_the_page(client, operator, failed_run):
+    run, step_run, _ = failed_run
+    client.force_login(operator)
+    url = reverse("runs:skip_step", args=[run.pk, step_run.pk])
+    client.post(url, {"reason": "Posted by hand"})
+    event = RunEvent.objects.get(run=run, kind="step.skipped")
+    assert (event.actor, event.data["reason"]) == (operator, "Posted by hand")
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+
+
+def test_skip_a_waiting_interactive_step(client, operator, assignee):
+    review_flow(reviewer=assignee)
+    run = engine.launch("review")
+    step_run = StepRun.objects.get(run=run, step__key="approval")
+    client.force_login(operator)
+    client.post(
+        reverse("runs:skip_step", args=[run.pk, step_run.pk]), {"reason": "Manager on leave"}
+    )
+    step_run.refresh_from_db()
+    assert step_run.status == StepRun.Status.SKIPPED
+    event = RunEvent.objects.get(run=run, kind="step.skipped", actor=operator)
+    assert event.data["reason"] == "Manager on leave"
+
+
+def test_cancel_through_the_page(client, operator, assignee):
+    review_flow(reviewer=assignee)
+    run = engine.launch("review")
+    client.force_login(operator)
+    response = client.post(
+        reverse("runs:cancel", args=[run.pk]), {"reason": "Duplicate request"}, follow=True
+    )
+    assert messages_of(response) == ["The run was cancelled."]
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED
+    event = RunEvent.objects.get(run=run, kind="run.cancelled")
+    assert (event.actor, event.data["reason"]) == (operator, "Duplicate request")
+    again = client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "x"}, follow=True)
+    assert messages_of(again)[0].startswith("This run was already cancelled at ")
+
+
+@pytest.mark.parametrize("name", ["retry_step", "skip_step"])
+def test_step_actions_answer_405_to_get(client, operator, failed_run, name):
+    run, step_run, _ = failed_run
+    client.force_login(operator)
+    assert client.get(reverse(f"runs:{name}", args=[run.pk, step_run.pk])).status_code == 405
+
+
+def test_cancel_answers_405_to_get(client, operator, failed_run):
+    run, _, _ = failed_run
+    client.force_login(operator)
+    assert client.get(reverse("runs:cancel", args=[run.pk])).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("name", "permission"), [("retry_step", "retry_step"), ("skip_step", "skip_step")]
+)
+def test_staff_without_the_permission_get_403(client, make_user, failed_run, name, permission):
+    run, step_run, _ = failed_run
+    user = make_user("viewer", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="runs").exclude(codename=permission)
+    )
+    client.force_login(user)
+    response = client.post(reverse(f"runs:{name}", args=[run.pk, step_run.pk]), {"reason": "x"})
+    assert response.status_code == 403
+    step_run.refresh_from_db()
+    assert step_run.status == StepRun.Status.FAILED
+
+
+def test_cancel_without_the_permission_is_403_and_the_form_is_not_shown(
+    client, make_user, failed_run
+):
+    run, _, _ = failed_run
+    user = make_user("viewer", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_run"))
+    client.force_login(user)
+    page = client.get(reverse("runs:detail", args=[run.pk])).content.decode()
+    assert reverse("runs:cancel", args=[run.pk]) not in page
+    assert reverse("runs:retry_step", args=[run.pk, run.step_runs.get().pk]) not in page
+    assert client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "x"}).status_code == 403
+
+
+def test_non_staff_get_403_on_actions(client, assignee, failed_run):
+    run, step_run, _ = failed_run
+    client.force_login(assignee)
+    response = client.post(reverse("runs:retry_step", args=[run.pk, step_run.pk]), {"reason": "x"})
+    assert response.status_code == 403
+
+
+def test_a_step_run_of_another_run_is_404(client, operator, failed_run, assignee):
+    run, _, _ = failed_run
+    review_flow(reviewer=assignee)
+    other = engine.launch("review")
+    other_step = other.step_runs.first()
+    client.force_login(operator)
+    url = reverse("runs:skip_step", args=[run.pk, other_step.pk])
+    assert client.post(url, {"reason": "x"}).status_code == 404
