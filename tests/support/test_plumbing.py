@@ -42,6 +42,14 @@ def test_killed_worker_starts_again_and_takes_new_tasks(celery_worker_process):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_beat_sends_the_sweep_to_the_worker(celery_beat_process, celery_worker_process):
+    celery_beat_process.wait_for_log("Sending due task sweep (runs.tasks.sweep)")
+
+    log = celery_worker_process.wait_for_log("runs.tasks.sweep[")
+    assert "Task runs.tasks.sweep[" in log
+
+
+@pytest.mark.django_db(transaction=True)
 def test_background_steps_run_on_the_worker_with_test_actions_and_email(
     celery_worker_process, tmp_path
 ):
