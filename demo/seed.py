@@ -1,0 +1,816 @@
+"""The demo: its cast (users, groups, the IT queue) and four orchestrations, and `seed_demo()`
+which creates them idempotently (`python manage.py seed_demo`).
+
+Each orchestration is a small declarative description below; one builder turns a
+description into a draft version and activates it (which validates it). An orchestration
+that already has an active version keeps it: the seed never replaces someone's edits.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Max
+
+from orchestrator.models import (
+    Field,
+    Orchestration,
+    OrchestrationVersion,
+    Queue,
+    Screen,
+    ScreenFlow,
+    Stage,
+    StageRoute,
+    Step,
+)
+
+PASSWORD = "demo"
+
+# The cast --------------------------------------------------------------------------------
+
+# username -> first name. Every user's password is "demo", email <username>@example.com.
+USERS = {
+    "admin": "Admin",
+    "hr": "HR",
+    "it": "IT",
+    "it2": "IT 2",
+    "facilities": "Facilities",
+    "facilities2": "Facilities 2",
+    "manager": "Manager",
+    "applicant": "Applicant",
+    "underwriter": "Underwriter",
+    "compliance": "Compliance",
+    "funding": "Funding",
+    "author": "Author",
+    "editor": "Editor",
+    "legal": "Legal",
+    "marketing": "Marketing",
+    "engineering": "Engineering",
+    "sales": "Sales",
+}
+# The operator: a superuser who designs orchestrations and watches runs.
+SUPERUSERS = {"admin"}
+
+# Group name -> members. Facilities is an assignee group; the others start orchestrations.
+GROUPS = {
+    "HR": ["hr"],
+    "Facilities": ["facilities", "facilities2"],
+    "Applicants": ["applicant"],
+    "Authors": ["author"],
+    "Product": ["engineering", "marketing", "sales"],
+}
+
+# Queue key -> (name, members): one member claims an item, then owns it.
+QUEUES = {"it": ("IT", ["it", "it2"])}
+
+
+# Describing an orchestration -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    key: str
+    label: str
+    type: str = Field.Type.TEXT
+    required: bool = True
+    choices: tuple[tuple[str, str], ...] = ()
+    default: str = ""  # CEL over the run data, e.g. "application.amount" on rework.
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class ScreenSpec:
+    title: str
+    fields: tuple[FieldSpec, ...]
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """An interactive step (`assignee` and `fields` or `screens`) or, when it names an
+    `action`, a background step. `assignee` is "starter", "user:<username>",
+    "queue:<key>", "group:<name>" or "expression:<CEL>"."""
+
+    key: str
+    label: str
+    assignee: str = ""
+    fields: tuple[FieldSpec, ...] = ()
+    screens: tuple[ScreenSpec, ...] = ()  # Instead of `fields`, for a flow of several screens.
+    instructions: str = ""
+    due_in: datetime.timedelta | None = None
+    remind_every: datetime.timedelta | None = None
+    creates_record: str = ""  # A model label, e.g. "demo.Employee".
+    action: str = ""
+    parameters: dict = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return Step.Kind.BACKGROUND if self.action else Step.Kind.INTERACTIVE
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """After the stage: when `condition` holds, go back (or on) to stage `go_to`, or end the
+    run with the outcome `end`."""
+
+    condition: str = ""
+    go_to: str = ""
+    end: str = ""
+    max_repeats: int = 3
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    key: str
+    label: str
+    steps: tuple[StepSpec, ...]
+    routes: tuple[RouteSpec, ...] = ()
+    entry_condition: str = ""
+
+
+@dataclass(frozen=True)
+class OrchestrationSpec:
+    key: str
+    name: str
+    description: str
+    starter_groups: tuple[str, ...]
+    stages: tuple[StageSpec, ...]
+
+
+def choice(*labels: str) -> tuple[tuple[str, str], ...]:
+    """Choices whose stored value is their label ("Engineering")."""
+    return tuple((label, label) for label in labels)
+
+
+def decision(*choices: tuple[str, str]) -> FieldSpec:
+    """A decision: one submit button per choice."""
+    return FieldSpec("decision", "Decision", Field.Type.DECISION, choices=choices)
+
+
+COMMENT = FieldSpec("comment", "Comment", Field.Type.LONG_TEXT, required=False)
+APPROVE = ("approve", "Approve")
+REJECT = ("reject", "Reject")
+DAY = datetime.timedelta(days=1)
+
+
+# The four orchestrations -----------------------------------------------------------------
+
+EMPLOYEE_ONBOARDING = OrchestrationSpec(
+    key="employee-onboarding",
+    name="Employee onboarding",
+    description=(
+        "HR enters a new hire; IT, Facilities and payroll get them ready in parallel; their "
+        "manager approves; a welcome email goes out."
+    ),
+    starter_groups=("HR",),
+    stages=(
+        StageSpec(
+            "hire",
+            "New hire",
+            steps=(
+                StepSpec(
+                    "new_hire_form",
+                    "New hire form",
+                    assignee="starter",
+                    # The answers create the run's Employee (field keys are its field names).
+                    creates_record="demo.Employee",
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    screens=(
+                        ScreenSpec(
+                            "Who is joining",
+                            (
+                                FieldSpec("full_name", "Full name"),
+                                FieldSpec("email", "Email", Field.Type.EMAIL),
+                                FieldSpec("start_date", "Start date", Field.Type.DATE),
+                            ),
+                        ),
+                        ScreenSpec(
+                            "The position",
+                            (
+                                FieldSpec(
+                                    "department",
+                                    "Department",
+                                    Field.Type.CHOICE,
+                                    choices=choice(
+                                        "Engineering", "Sales", "Marketing", "Finance", "Operations"
+                                    ),
+                                ),
+                                FieldSpec("job_title", "Job title"),
+                                FieldSpec(
+                                    "manager",
+                                    "Manager",
+                                    Field.Type.USER,
+                                    help_text="They approve the onboarding.",
+                                ),
+                                FieldSpec("annual_salary", "Annual salary", Field.Type.DECIMAL),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        StageSpec(
+            "provision",
+            "Provisioning",
+            steps=(
+                StepSpec(
+                    "provision_it",
+                    "Provision laptop and accounts",
+                    assignee="queue:it",
+                    instructions=(
+                        "{{ new_hire_form.full_name }} starts as {{ new_hire_form.job_title }} "
+                        "in {{ new_hire_form.department }} on {{ new_hire_form.start_date }}."
+                    ),
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        FieldSpec(
+                            "laptop_model",
+                            "Laptop model",
+                            Field.Type.CHOICE,
+                            choices=choice("MacBook Pro 14", "ThinkPad X1 Carbon", "Dell XPS 13"),
+                        ),
+                        FieldSpec("accounts_created", "Accounts created", Field.Type.YES_NO),
+                        FieldSpec("asset_tag", "Asset tag"),
+                    ),
+                ),
+                StepSpec(
+                    "assign_desk",
+                    "Assign desk",
+                    assignee="group:Facilities",
+                    instructions=(
+                        "{{ new_hire_form.full_name }} joins {{ new_hire_form.department }} on "
+                        "{{ new_hire_form.start_date }}."
+                    ),
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        FieldSpec("building", "Building"),
+                        FieldSpec("desk_number", "Desk number"),
+                    ),
+                ),
+                StepSpec("setup_payroll", "Set up payroll", action="demo_payroll_setup"),
+            ),
+        ),
+        StageSpec(
+            "approval",
+            "Manager approval",
+            steps=(
+                StepSpec(
+                    "manager_approval",
+                    "Manager approval",
+                    # The manager picked on the HR form (a user id).
+                    assignee="expression:new_hire_form.manager",
+                    instructions=(
+                        "Please approve {{ new_hire_form.full_name }} "
+                        "({{ new_hire_form.job_title }}, {{ new_hire_form.department }}), "
+                        "starting on {{ new_hire_form.start_date }}.\n"
+                        "IT: {{ provision_it.laptop_model }}, asset tag "
+                        "{{ provision_it.asset_tag }}, accounts "
+                        "{{ provision_it.accounts_created|yesno:'created,not created yet' }}.\n"
+                        "Facilities: desk {{ assign_desk.desk_number }} in "
+                        "{{ assign_desk.building }}."
+                    ),
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(decision(APPROVE, REJECT), COMMENT),
+                ),
+            ),
+            routes=(RouteSpec('manager_approval.decision == "reject"', end="rejected"),),
+        ),
+        StageSpec(
+            "welcome",
+            "Welcome",
+            steps=(
+                StepSpec(
+                    "send_welcome_email",
+                    "Send welcome email",
+                    action="send_email",
+                    parameters={
+                        "to": "{{ new_hire_form.email }}",
+                        "subject": "Welcome to the team, {{ new_hire_form.full_name }}!",
+                        "body": (
+                            "Hello {{ new_hire_form.full_name }},\n\n"
+                            "Welcome aboard! You start on {{ new_hire_form.start_date }} as "
+                            "{{ new_hire_form.job_title }}.\n"
+                            "Your desk is {{ assign_desk.desk_number }} in "
+                            "{{ assign_desk.building }}, and your "
+                            "{{ provision_it.laptop_model }} will be waiting for you.\n\n"
+                            "See you soon!"
+                        ),
+                    },
+                ),
+            ),
+        ),
+    ),
+)
+
+LOAN_APPROVAL = OrchestrationSpec(
+    key="loan-approval",
+    name="Loan approval",
+    description=(
+        "An applicant applies; underwriting approves, rejects or asks for more information; "
+        "compliance reviews loans above 50,000; funding pays out."
+    ),
+    starter_groups=("Applicants",),
+    stages=(
+        StageSpec(
+            "application",
+            "Application",
+            steps=(
+                StepSpec(
+                    "application",
+                    "Loan application",
+                    assignee="starter",
+                    instructions=(
+                        "{% if underwriting.comment %}The underwriter asks: "
+                        "{{ underwriting.comment }}{% endif %}"
+                    ),
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    # On rework the applicant sees what they entered before; the first time
+                    # there is no answer yet and the fields start empty.
+                    fields=(
+                        FieldSpec(
+                            "applicant_name", "Applicant name", default="application.applicant_name"
+                        ),
+                        FieldSpec(
+                            "amount", "Amount", Field.Type.DECIMAL, default="application.amount"
+                        ),
+                        FieldSpec(
+                            "purpose",
+                            "Purpose",
+                            Field.Type.LONG_TEXT,
+                            default="application.purpose",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        StageSpec(
+            "underwriting",
+            "Underwriting",
+            steps=(
+                StepSpec(
+                    "underwriting",
+                    "Underwriting review",
+                    assignee="user:underwriter",
+                    instructions=(
+                        "{{ application.applicant_name }} asks for {{ application.amount }} "
+                        "for: {{ application.purpose }}"
+                    ),
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        decision(APPROVE, REJECT, ("more_info", "Ask for more information")),
+                        COMMENT,
+                    ),
+                ),
+            ),
+            routes=(
+                RouteSpec('underwriting.decision == "reject"', end="rejected"),
+                RouteSpec('underwriting.decision == "more_info"', go_to="application"),
+            ),
+        ),
+        StageSpec(
+            "compliance",
+            "Compliance",
+            entry_condition="application.amount > 50000.0",
+            steps=(
+                StepSpec(
+                    "compliance_review",
+                    "Compliance review",
+                    assignee="user:compliance",
+                    instructions=(
+                        "{{ application.applicant_name }} asks for {{ application.amount }} "
+                        "for: {{ application.purpose }}. Underwriting approved it."
+                    ),
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(decision(APPROVE, REJECT), COMMENT),
+                ),
+            ),
+            routes=(RouteSpec('compliance_review.decision == "reject"', end="rejected"),),
+        ),
+        StageSpec(
+            "funding",
+            "Funding",
+            steps=(
+                StepSpec(
+                    "funding",
+                    "Fund the loan",
+                    assignee="user:funding",
+                    instructions=(
+                        "Pay {{ application.amount }} to {{ application.applicant_name }}."
+                    ),
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        FieldSpec("funded_on", "Funded on", Field.Type.DATE),
+                        FieldSpec("reference", "Transfer reference"),
+                    ),
+                ),
+            ),
+            routes=(RouteSpec(end="approved"),),
+        ),
+    ),
+)
+
+CONTENT_PUBLISHING = OrchestrationSpec(
+    key="content-publishing",
+    name="Content publishing",
+    description="An author drafts; an editor reviews; legal approves; marketing publishes.",
+    starter_groups=("Authors",),
+    stages=(
+        StageSpec(
+            "draft",
+            "Draft",
+            steps=(
+                StepSpec(
+                    "draft",
+                    "Write the draft",
+                    assignee="starter",
+                    instructions=(
+                        "{% if editorial_review.comment %}The editor asks: "
+                        "{{ editorial_review.comment }}{% endif %}"
+                    ),
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        FieldSpec("title", "Title", default="draft.title"),
+                        FieldSpec("body", "Body", Field.Type.LONG_TEXT, default="draft.body"),
+                    ),
+                ),
+            ),
+        ),
+        StageSpec(
+            "review",
+            "Editorial review",
+            steps=(
+                StepSpec(
+                    "editorial_review",
+                    "Editorial review",
+                    assignee="user:editor",
+                    instructions="Review \u201c{{ draft.title }}\u201d:\n\n{{ draft.body }}",
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(decision(APPROVE, ("changes", "Request changes")), COMMENT),
+                ),
+            ),
+            routes=(RouteSpec('editorial_review.decision == "changes"', go_to="draft"),),
+        ),
+        StageSpec(
+            "legal",
+            "Legal",
+            steps=(
+                StepSpec(
+                    "legal_review",
+                    "Legal review",
+                    assignee="user:legal",
+                    instructions="Check \u201c{{ draft.title }}\u201d:\n\n{{ draft.body }}",
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(decision(APPROVE, REJECT), COMMENT),
+                ),
+            ),
+            routes=(RouteSpec('legal_review.decision == "reject"', end="rejected"),),
+        ),
+        StageSpec(
+            "publish",
+            "Publish",
+            steps=(
+                StepSpec(
+                    "publish",
+                    "Publish",
+                    assignee="user:marketing",
+                    instructions="Publish \u201c{{ draft.title }}\u201d.",
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        FieldSpec("publish_on", "Publish on", Field.Type.DATE),
+                        FieldSpec(
+                            "channel",
+                            "Channel",
+                            Field.Type.CHOICE,
+                            choices=choice("Blog", "Newsletter", "Social media"),
+                        ),
+                    ),
+                ),
+                StepSpec(
+                    "announce",
+                    "Announce publication",
+                    action="log",
+                    parameters={
+                        "message": (
+                            "\u201c{{ draft.title }}\u201d goes out on {{ publish.channel }} "
+                            "on {{ publish.publish_on }}."
+                        )
+                    },
+                    depends_on=("publish",),
+                ),
+            ),
+            routes=(RouteSpec(end="published"),),
+        ),
+    ),
+)
+
+PRODUCT_LAUNCH = OrchestrationSpec(
+    key="product-launch",
+    name="Product launch",
+    description=(
+        "Engineering, marketing and sales get ready in parallel, then the manager decides "
+        "whether to launch."
+    ),
+    starter_groups=("Product",),
+    stages=(
+        StageSpec(
+            "readiness",
+            "Readiness",
+            steps=(
+                StepSpec(
+                    "engineering",
+                    "Engineering sign-off",
+                    assignee="user:engineering",
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    fields=(
+                        FieldSpec("build_version", "Build version"),
+                        FieldSpec("tests_passed", "Tests passed", Field.Type.YES_NO),
+                    ),
+                ),
+                StepSpec(
+                    "marketing",
+                    "Marketing plan",
+                    assignee="user:marketing",
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    fields=(FieldSpec("campaign", "Campaign"),),
+                ),
+                StepSpec(
+                    "sales",
+                    "Sales enablement",
+                    assignee="user:sales",
+                    due_in=3 * DAY,
+                    remind_every=DAY,
+                    fields=(FieldSpec("training_done", "Training done", Field.Type.YES_NO),),
+                ),
+            ),
+        ),
+        StageSpec(
+            "gate",
+            "Launch gate",
+            steps=(
+                StepSpec(
+                    "ready_to_launch",
+                    "Ready to launch",
+                    assignee="user:manager",
+                    instructions=(
+                        "Engineering: build {{ engineering.build_version }}, tests "
+                        "{{ engineering.tests_passed|yesno:'passed,not passed' }}.\n"
+                        "Marketing: {{ marketing.campaign }}.\n"
+                        "Sales: training {{ sales.training_done|yesno:'done,not done' }}."
+                    ),
+                    due_in=2 * DAY,
+                    remind_every=DAY,
+                    fields=(decision(("go", "Launch"), ("hold", "Hold")), COMMENT),
+                ),
+            ),
+            routes=(
+                RouteSpec('ready_to_launch.decision == "hold"', go_to="readiness", max_repeats=2),
+                RouteSpec('ready_to_launch.decision == "go"', end="launched"),
+            ),
+        ),
+    ),
+)
+
+ORCHESTRATIONS = (EMPLOYEE_ONBOARDING, LOAN_APPROVAL, CONTENT_PUBLISHING, PRODUCT_LAUNCH)
+
+
+def who_does_what() -> dict[str, list[str]]:
+    """For the printed logins: per username, what they start and the steps they work on."""
+    starts: dict[str, list[str]] = {username: [] for username in USERS}
+    works_on: dict[str, list[str]] = {username: [] for username in USERS}
+    for spec in ORCHESTRATIONS:
+        for name in spec.starter_groups:
+            for username in GROUPS[name]:
+                starts[username].append(f"starts {spec.name}")
+        for stage in spec.stages:
+            for step in stage.steps:
+                kind, _, target = step.assignee.partition(":")
+                if kind == Step.AssigneeType.USER:
+                    works_on[target].append(step.label)
+                elif kind == Step.AssigneeType.GROUP:
+                    for username in GROUPS[target]:
+                        works_on[username].append(f"{step.label} ({target} group)")
+                elif kind == Step.AssigneeType.QUEUE:
+                    name, members = QUEUES[target]
+                    for username in members:
+                        works_on[username].append(f"{step.label} ({name} queue)")
+    # An assignee computed from the run data names nobody in advance.
+    works_on["manager"].append("Manager approval (when picked on the new hire form)")
+    roles = {username: starts[username] + works_on[username] for username in USERS}
+    for username in SUPERUSERS:
+        roles[username].insert(0, "superuser: designs orchestrations, watches every run")
+    return roles
+
+
+# Seeding ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SeedSummary:
+    """What one seed created; everything not listed already existed and was left as it was."""
+
+    users: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
+    activated: list[str] = field(default_factory=list)  # "Loan approval v1"
+    kept: list[str] = field(default_factory=list)  # orchestrations with an active version
+
+
+def seed_demo() -> SeedSummary:
+    """Create the demo's users, groups, queue and orchestrations (with an active version
+    each) where missing. Existing users keep their password; an orchestration that already
+    has an active version keeps it. Running it again changes nothing."""
+    summary = SeedSummary()
+    with transaction.atomic():
+        users = _seed_users(summary)
+        groups = _seed_groups(users, summary)
+        queues = _seed_queues(users, summary)
+        for spec in ORCHESTRATIONS:
+            _seed_orchestration(spec, users=users, groups=groups, queues=queues, summary=summary)
+    return summary
+
+
+def _seed_users(summary: SeedSummary) -> dict:
+    User = get_user_model()
+    # Hashed once for all new users: a password hash takes a good part of a second, and
+    # every user's password is the same demo password anyway.
+    password = make_password(PASSWORD)
+    users = {}
+    for username, first_name in USERS.items():
+        superuser = username in SUPERUSERS
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "first_name": first_name,
+                "email": f"{username}@example.com",
+                "is_staff": superuser,
+                "is_superuser": superuser,
+                "password": password,
+            },
+        )
+        if created:
+            summary.users.append(username)
+        users[username] = user
+    return users
+
+
+def _seed_groups(users: dict, summary: SeedSummary) -> dict[str, Group]:
+    groups = {}
+    for name, members in GROUPS.items():
+        group, created = Group.objects.get_or_create(name=name)
+        if created:
+            summary.groups.append(name)
+        group.user_set.add(*(users[username] for username in members))
+        groups[name] = group
+    return groups
+
+
+def _seed_queues(users: dict, summary: SeedSummary) -> dict[str, Queue]:
+    queues = {}
+    for key, (name, members) in QUEUES.items():
+        queue, created = Queue.objects.get_or_create(key=key, defaults={"name": name})
+        if created:
+            summary.queues.append(name)
+        queue.members.add(*(users[username] for username in members))
+        queues[key] = queue
+    return queues
+
+
+def _seed_orchestration(
+    spec: OrchestrationSpec, *, users: dict, groups: dict, queues: dict, summary: SeedSummary
+) -> None:
+    orchestration, _ = Orchestration.objects.get_or_create(
+        key=spec.key, defaults={"name": spec.name, "description": spec.description}
+    )
+    orchestration.starter_groups.add(*(groups[name] for name in spec.starter_groups))
+    if orchestration.active_version is not None:
+        summary.kept.append(orchestration.name)
+        return
+    version = build_version(orchestration, spec, users=users, groups=groups, queues=queues)
+    version.activate()  # Validates the whole tree; a problem raises ValidationError.
+    summary.activated.append(f"{orchestration.name} v{version.number}")
+
+
+def build_version(
+    orchestration: Orchestration,
+    spec: OrchestrationSpec,
+    *,
+    users: dict,
+    groups: dict,
+    queues: dict,
+) -> OrchestrationVersion:
+    """Create a new draft version of `orchestration` from its description."""
+    last = orchestration.versions.aggregate(last=Max("number"))["last"] or 0
+    version = OrchestrationVersion.objects.create(
+        orchestration=orchestration, number=last + 1, notes="Created by seed_demo."
+    )
+    stages = {
+        stage_spec.key: Stage.objects.create(
+            version=version,
+            position=position,
+            key=stage_spec.key,
+            label=stage_spec.label,
+            entry_condition=stage_spec.entry_condition,
+        )
+        for position, stage_spec in enumerate(spec.stages)
+    }
+    steps: dict[str, Step] = {}
+    for stage_spec in spec.stages:
+        stage = stages[stage_spec.key]
+        for position, step_spec in enumerate(stage_spec.steps):
+            step = Step(
+                version=version,
+                stage=stage,
+                position=position,
+                key=step_spec.key,
+                label=step_spec.label,
+                kind=step_spec.kind,
+            )
+            if step_spec.kind == Step.Kind.BACKGROUND:
+                step.action = step_spec.action
+                step.parameters = step_spec.parameters
+            else:
+                _set_assignee(step, step_spec.assignee, users=users, groups=groups, queues=queues)
+                step.screen_flow = _build_screen_flow(version, step_spec)
+                step.instructions = step_spec.instructions
+                step.due_in = step_spec.due_in
+                step.remind_every = step_spec.remind_every
+            if step_spec.creates_record:
+                model = apps.get_model(step_spec.creates_record)
+                step.creates_record = ContentType.objects.get_for_model(model)
+            step.save()
+            steps[step_spec.key] = step
+        for position, route in enumerate(stage_spec.routes):
+            StageRoute.objects.create(
+                stage=stage,
+                position=position,
+                condition=route.condition,
+                action=StageRoute.Action.END if route.end else StageRoute.Action.GO_TO,
+                target_stage=stages[route.go_to] if route.go_to else None,
+                outcome=route.end,
+                max_repeats=route.max_repeats,
+            )
+    for stage_spec in spec.stages:
+        for step_spec in stage_spec.steps:
+            if step_spec.depends_on:
+                steps[step_spec.key].depends_on.set([steps[key] for key in step_spec.depends_on])
+    return version
+
+
+def _set_assignee(step: Step, assignee: str, *, users: dict, groups: dict, queues: dict) -> None:
+    kind, _, target = assignee.partition(":")
+    step.assignee_type = kind
+    if kind == Step.AssigneeType.USER:
+        step.assignee_user = users[target]
+    elif kind == Step.AssigneeType.QUEUE:
+        step.assignee_queue = queues[target]
+    elif kind == Step.AssigneeType.GROUP:
+        step.assignee_group = groups[target]
+    elif kind == Step.AssigneeType.EXPRESSION:
+        step.assignee_expression = target
+
+
+def _build_screen_flow(version: OrchestrationVersion, step_spec: StepSpec) -> ScreenFlow:
+    flow = ScreenFlow.objects.create(version=version, key=step_spec.key, label=step_spec.label)
+    screens = step_spec.screens or (ScreenSpec(step_spec.label, step_spec.fields),)
+    for screen_position, screen_spec in enumerate(screens):
+        screen = Screen.objects.create(
+            flow=flow,
+            position=screen_position,
+            title=screen_spec.title,
+            help_text=screen_spec.help_text,
+        )
+        Field.objects.bulk_create(
+            Field(
+                screen=screen,
+                position=position,
+                key=field_spec.key,
+                label=field_spec.label,
+                type=field_spec.type,
+                required=field_spec.required,
+                choices=[{"value": value, "label": label} for value, label in field_spec.choices],
+                default=field_spec.default,
+                help_text=field_spec.help_text,
+            )
+            for position, field_spec in enumerate(screen_spec.fields)
+        )
+    return flow
