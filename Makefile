@@ -50,9 +50,8 @@ run: install
 	  $(BIN)/python manage.py collectstatic --noinput ;; esac
 	@echo
 	@echo "Baton is starting at http://127.0.0.1:$(PORT)/"
-	@echo "Log in with the password 'demo' as: admin (superuser), hr, it, it2, facilities,"
-	@echo "  facilities2, manager, applicant, underwriter, compliance, funding, author, editor,"
-	@echo "  legal, marketing, engineering, sales. Ctrl-C stops the web server, worker and beat."
+	@echo "Log in as admin / demo (superuser), or as any demo login listed above (password demo)."
+	@echo "Ctrl-C stops the web server, the worker and beat."
 	@echo
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile.dev --env /dev/null \
 	  --port $(PORT) start
