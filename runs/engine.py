@@ -30,7 +30,7 @@ from orchestrator.actions import ActionContext, LaunchChild, Result, Suspend, ge
 from orchestrator.expressions import ExpressionError, MissingData, condition_holds, resolve_value
 from orchestrator.models import Orchestration, OrchestrationVersion, StageRoute, Step
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
-from runs.kinds import StepCannotStart, StepStart, dispatch, get_kind
+from runs.kinds import StepCannotStart, StepRefused, StepStart, dispatch, get_kind
 from runs.models import Run, RunEvent, StageRun, StepRun
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ class StepNotWaiting(EngineError):
 
 class StepNotRetryable(EngineError):
     pass
+
+
+class CompletionRefused(EngineError):
+    """The step's kind refused the person (e.g. the work item was reassigned meanwhile)."""
 
 
 def _when(moment) -> str:
@@ -629,7 +633,10 @@ def complete_step(*, run_id: int, step_run_id: int, outputs: dict[str, Any], use
         outputs = _jsonable(outputs)
         state.move(step_run, S.COMPLETED, outputs=outputs, completed_by=user)
         step = state.plan.steps[step_run.step_id]
-        get_kind(step.kind).completed(step_run, user, state.now)
+        try:
+            get_kind(step.kind).completed(step_run, user, state.now)
+        except StepRefused as exc:
+            raise CompletionRefused(str(exc)) from exc
         state.event("step.completed", step_run=step_run, actor=user)
         if step.creates_record_id:
             _create_record(state, step, outputs)

@@ -10,7 +10,8 @@ The engine calls, inside the run's lock:
   needs (an assignee, a due date). Raise StepCannotStart with a sentence to fail the step.
 - `start(prepared)` once the step runs are saved, with every step run this transaction
   starts: create rows in bulk, schedule side effects with transaction.on_commit.
-- `completed(step_run, user, now)` when a waiting step run is completed by a person.
+- `completed(step_run, user, now)` when a waiting step run is completed by a person; raise
+  StepRefused with a sentence if that person may no longer complete it.
 - `cancel(step_runs, now)` when step runs are skipped or cancelled before finishing.
 """
 
@@ -25,6 +26,10 @@ from runs.models import Run, StepRun
 
 class StepCannotStart(Exception):
     """The step cannot start (say why in a sentence); the engine fails the step run."""
+
+
+class StepRefused(Exception):
+    """The kind refuses a completion (say why in a sentence); nothing is changed."""
 
 
 @dataclass

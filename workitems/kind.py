@@ -1,9 +1,10 @@
 """The interactive step kind: a step run waits for a person, through a work item."""
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from orchestrator.expressions import ExpressionError, evaluate
-from runs.kinds import StepCannotStart, StepKind, StepStart
+from runs.kinds import StepCannotStart, StepKind, StepRefused, StepStart
 from runs.models import StepRun
 from workitems.models import WorkItem
 
@@ -54,9 +55,21 @@ class InteractiveKind(StepKind):
         WorkItem.objects.bulk_create(items)
 
     def completed(self, step_run, user, now) -> None:
-        WorkItem.objects.filter(step_run=step_run, status=WorkItem.Status.OPEN).update(
-            status=WorkItem.Status.COMPLETED, completed_by=user, completed_at=now
-        )
+        """Close the open work item, only if `user` may still act on it: the assignee, the
+        owner of a claimed queue item, or a member of the assigned group. The check is part
+        of the UPDATE, under the run's lock, so a release or reassignment that slipped in
+        after the view's own check is caught here, with no extra query."""
+        items = WorkItem.objects.filter(step_run=step_run, status=WorkItem.Status.OPEN)
+        if user is not None:
+            items = items.filter(
+                Q(assignee_user=user)
+                | Q(assignee_queue__isnull=False, owner=user)
+                | Q(assignee_group__in=user.groups.values("pk"))
+            )
+        if not items.update(status=WorkItem.Status.COMPLETED, completed_by=user, completed_at=now):
+            raise StepRefused(
+                "This item is no longer yours to complete: it was released or reassigned meanwhile."
+            )
 
     def cancel(self, step_runs, now) -> None:
         WorkItem.objects.filter(

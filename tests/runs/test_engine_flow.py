@@ -358,3 +358,22 @@ def test_child_run_outcome_completes_the_waiting_parent_step(
 def test_launching_an_unknown_orchestration_says_so():
     with pytest.raises(engine.OrchestrationNotFound, match='There is no orchestration "nope"'):
         engine.launch("nope")
+
+
+def test_completion_by_someone_no_longer_assigned_is_refused_and_changes_nothing(
+    queue, queue_member, make_user
+):
+    from workitems.models import WorkItem
+
+    other = make_user("otis")
+    queue.members.add(other)
+    build("queued", [{"key": "one", "steps": [{"key": "laptop", "queue": queue}]}])
+    run = engine.launch("queued")
+    item = WorkItem.objects.get(run=run)
+    WorkItem.objects.filter(pk=item.pk).update(owner=other)  # claimed by someone else
+    with pytest.raises(engine.CompletionRefused, match="no longer yours"):
+        engine.complete_step(
+            run_id=run.pk, step_run_id=item.step_run_id, outputs={}, user=queue_member
+        )
+    assert statuses(run) == {"laptop": "waiting"}
+    assert WorkItem.objects.get(pk=item.pk).status == "open"
