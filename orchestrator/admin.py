@@ -141,6 +141,13 @@ class OrchestrationAdmin(admin.ModelAdmin):
     readonly_fields = ["new_version"]
     inlines = [VersionInline]
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting cascades past the versions' own delete(): keep what was ever active.
+        locked = OrchestrationVersion.Status.ACTIVE, OrchestrationVersion.Status.RETIRED
+        if obj is not None and obj.versions.filter(status__in=locked).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
     @admin.display(description="New version")
     def new_version(self, orchestration):
         if orchestration.pk is None:

@@ -255,3 +255,17 @@ def test_editing_a_draft_in_the_admin_saves(admin_client, draft):
     assert response.status_code == 302
     stage.refresh_from_db()
     assert (stage.label, stage.position) == ("Final review", 5)
+
+
+def test_an_orchestration_with_an_active_version_cannot_be_deleted(admin_client, active):
+    url = reverse("admin:orchestrator_orchestration_delete", args=[active.orchestration.pk])
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert OrchestrationVersion.objects.filter(pk=active.pk).exists()
+
+
+def test_an_orchestration_with_only_drafts_can_be_deleted(admin_client, draft):
+    url = reverse("admin:orchestrator_orchestration_delete", args=[draft.orchestration.pk])
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Orchestration.objects.exists()
