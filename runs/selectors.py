@@ -126,8 +126,11 @@ def run_page(filters: RunFilters, number: int = 1) -> RunPage:
     """One page of runs, newest first, in one query: one row more than the page tells
     whether there is a next page, so there is no COUNT over the whole table."""
     number = max(1, min(number, MAX_PAGE))
+    # The stage a run is in: the active one, or the one that failed.
     current_stage = (
-        StageRun.objects.filter(run=OuterRef("pk"), status=StageRun.Status.ACTIVE)
+        StageRun.objects.filter(
+            run=OuterRef("pk"), status__in=[StageRun.Status.ACTIVE, StageRun.Status.FAILED]
+        )
         .order_by("-id")
         .values("stage__label")[:1]
     )
@@ -171,7 +174,13 @@ class StatusCount:
 
     @property
     def display(self) -> str:
-        return f"{COUNT_CAP:,}+" if self.capped else f"{self.count:,}"
+        return f"{self.count:,}+" if self.capped else f"{self.count:,}"
+
+
+def total_display(counts: list[StatusCount]) -> str:
+    """The number of runs over all statuses, "10,000+" style when a count was capped."""
+    total = sum(item.count for item in counts)
+    return f"{total:,}+" if any(item.capped for item in counts) else f"{total:,}"
 
 
 def status_counts(filters: RunFilters, cap: int = COUNT_CAP) -> list[StatusCount]:

@@ -29,6 +29,7 @@ from runs.selectors import (
     run_for_page,
     run_page,
     status_counts,
+    total_display,
     usage_by_month,
     usage_table,
 )
@@ -62,6 +63,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     _require_viewer(request)
     form = _filter_form(request)
     filters = form.filters()
+    counts = status_counts(filters)
     return render(
         request,
         "runs/run_list.html",
@@ -69,7 +71,8 @@ def run_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "filters": filters,
             "page": run_page(filters, _page_number(request)),
-            "counts": status_counts(filters),
+            "counts": counts,
+            "total": total_display(counts),
         },
     )
 
