@@ -1,0 +1,106 @@
+"""/runs/<id>/progress/: the whole process for the people who took part in a run."""
+
+import pytest
+from django.urls import reverse
+
+from runs import engine
+from tests.definitions import build
+from tests.runs.builders import review_flow
+from tests.runs.engine_helpers import complete
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(assignee, make_user):
+    review_flow(reviewer=assignee)
+    return engine.launch("review", started_by=make_user("sam", first_name="Sam"))
+
+
+def progress_of(client, run):
+    return client.get(reverse("runs:progress", args=[run.pk]))
+
+
+def test_the_assignee_sees_the_process_and_that_it_waits_for_them(client, assignee, run):
+    client.force_login(assignee)
+    response = progress_of(client, run)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.index("Review") < html.index("Notify")  # stages left to right, in order
+    assert "Manager approval" in html and "Announce" in html
+    assert "Waiting for <strong>Ana</strong> (Manager approval)" in " ".join(html.split())
+    assert 'aria-current="step"' in html
+    # The shape of the process, not the data: no answers, no operator links.
+    assert f'href="{reverse("runs:detail", args=[run.pk])}"' not in html
+
+
+def test_the_starter_sees_the_progress(client, run):
+    client.force_login(run.started_by)
+    assert progress_of(client, run).status_code == 200
+
+
+def test_whoever_completed_a_step_still_sees_it_afterwards(client, assignee, run):
+    complete(run, "approval", assignee, decision="approve")
+    client.force_login(assignee)
+    assert progress_of(client, run).status_code == 200
+
+
+def test_queue_and_group_members_of_a_work_item_see_it(
+    client, queue, queue_member, group, group_member
+):
+    build(
+        "desk",
+        [
+            {
+                "key": "one",
+                "steps": [{"key": "laptop", "queue": queue}, {"key": "desk", "group": group}],
+            }
+        ],
+    )
+    run = engine.launch("desk")
+    for member in (queue_member, group_member):
+        client.force_login(member)
+        assert progress_of(client, run).status_code == 200
+
+
+def test_someone_who_took_no_part_gets_404(client, outsider, run):
+    client.force_login(outsider)
+    assert progress_of(client, run).status_code == 404
+
+
+def test_a_participant_gets_404_for_other_runs(client, assignee, run, make_user):
+    other = engine.launch("review", started_by=make_user("tom"))
+    client.force_login(run.started_by)
+    assert progress_of(client, other).status_code == 404
+
+
+def test_staff_see_every_run(client, operator, run):
+    client.force_login(operator)
+    response = progress_of(client, run)
+    assert response.status_code == 200
+    assert f'href="{reverse("runs:detail", args=[run.pk])}"' in response.content.decode()
+
+
+def test_a_missing_run_is_404_and_post_is_405(client, assignee, run):
+    client.force_login(assignee)
+    assert client.get(reverse("runs:progress", args=[run.pk + 1000])).status_code == 404
+    assert client.post(reverse("runs:progress", args=[run.pk])).status_code == 405
+
+
+def test_anonymous_users_are_sent_to_log_in(client, run):
+    response = progress_of(client, run)
+    assert response.status_code == 302
+
+
+def test_the_diagram_polls_while_running_and_stops_when_finished(client, assignee, run):
+    client.force_login(assignee)
+    assert 'hx-trigger="every 5s"' in progress_of(client, run).content.decode()
+    complete(run, "approval", assignee, decision="approve")
+    from tests.runs.builders import work
+
+    work(run)
+    response = client.get(reverse("runs:progress", args=[run.pk]), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<html" not in html
+    assert "hx-trigger" not in html
+    assert "Finished" in html
