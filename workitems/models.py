@@ -116,6 +116,11 @@ class WorkItem(models.Model):
                 name="wi_open_reminder",
                 condition=Q(status="open", next_reminder_at__isnull=False),
             ),
+            models.Index(
+                fields=["escalate_at"],
+                name="wi_open_escalate",
+                condition=Q(status="open", escalate_at__isnull=False, escalated_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

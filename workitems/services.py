@@ -18,7 +18,7 @@ from django.utils.formats import date_format
 
 from orchestrator.models import Queue
 from runs import engine
-from runs.models import Run, StepRun
+from runs.models import StepRun
 from workitems.access import Role, can_reassign, can_reassign_any, role_of
 from workitems.models import WorkItem, user_label
 
@@ -121,6 +121,10 @@ def reassign_work_item(
         if not item.step.allow_reassign and role_of(user, item) is Role.ACTOR:
             raise NotAllowed(f'"{item.step.label}" cannot be reassigned.')
         raise NotAllowed("Only the person this item is for can reassign it.")
+    if to_user is not None and to_user.pk == item.assignee_user_id:
+        raise WorkItemConflict(f"This item is already with {user_label(to_user)}.")
+    if to_queue is not None and to_queue.pk == item.assignee_queue_id and item.owner_id is None:
+        raise WorkItemConflict(f"This item is already in the {to_queue.name} queue.")
     if (
         to_user is not None
         and not reassignable_users(item=item, user=user).filter(pk=to_user.pk).exists()
@@ -130,7 +134,7 @@ def reassign_work_item(
         to_queue is not None
         and not reassignable_queues(item=item, user=user).filter(pk=to_queue.pk).exists()
     ):
-        raise WorkItemError(f"This item is already in the {to_queue.name} queue.")
+        raise WorkItemError(f"This item cannot be handed to the {to_queue.name} queue.")
     previous = _assignment_label(item)
     with transaction.atomic():
         # Only matches the assignment the user saw: a claim or another reassignment in
@@ -180,17 +184,13 @@ def save_draft(*, item: WorkItem, user: User, screen: int, values: dict[str, Any
 def complete_work_item(*, item: WorkItem, user: User, answers: dict[str, Any]) -> StepRun:
     """Complete the item's step run with the answers: the engine stores them as the step's
     outputs, marks the item completed and advances the run. Raises the engine's EngineError
-    ("Already completed by Ana at 10:42.") when someone got there first."""
-    with transaction.atomic():
-        # The run's lock (the engine's own, taken first as the engine does) keeps a claim or
-        # a reassignment from slipping in between this check and the completion.
-        Run.objects.select_for_update(of=("self",)).filter(pk=item.run_id).first()
-        current = _reread(item.pk)
-        if current.is_open:
-            _require_actor(current, user)
-        return engine.complete_step(
-            run_id=item.run_id, step_run_id=item.step_run_id, outputs=answers, user=user
-        )
+    when someone got there first ("Already completed by Ana at 10:42.") or the item was
+    released or reassigned meanwhile (the interactive kind checks that under the run lock)."""
+    if item.is_open:
+        _require_actor(item, user)
+    return engine.complete_step(
+        run_id=item.run_id, step_run_id=item.step_run_id, outputs=answers, user=user
+    )
 
 
 def _require_actor(item: WorkItem, user: User) -> None:
@@ -248,3 +248,27 @@ def _when(moment) -> str:
     if local.date() == timezone.localdate():
         return f"at {date_format(local, 'H:i')}"
     return f"on {date_format(local, 'j M Y')} at {date_format(local, 'H:i')}"
+
+
+def escalate_work_item(*, item: WorkItem, now) -> None:
+    """Hand an open item past its escalation time to the step's `escalate_to` user (a
+    personal item, unclaimed) and stamp `escalated_at`, so it escalates once; records
+    `work_item.escalated`. The caller holds the item's row lock."""
+    assert transaction.get_connection().in_atomic_block
+    previous = _assignment_label(item)
+    target = item.step.escalate_to
+    fields = ["escalated_at"]
+    item.escalated_at = now
+    if target is not None:
+        item.assignee_user, item.assignee_queue, item.assignee_group = target, None, None
+        item.owner = None
+        fields += ["assignee_user", "assignee_queue", "assignee_group", "owner"]
+    item.save(update_fields=fields)
+    engine.record_event(
+        run_id=item.run_id,
+        step_run_id=item.step_run_id,
+        kind="work_item.escalated",
+        work_item=item.pk,
+        previous=previous,
+        to=item.assignee_label if target is not None else None,
+    )

@@ -218,6 +218,13 @@ def _render_work_item(
         "index": index,
         "is_last": index == len(screens) - 1,
         "form": form,
+        # Read from the form here, not in the template: there, `form.x` would find a field
+        # whose key is "x" first.
+        "show_form": form is not None and (item.is_open and role is Role.ACTOR or form.is_bound),
+        "input_fields": form.input_fields() if form is not None else [],
+        "decision": form.decision if form is not None else None,
+        "decision_errors": form.decision_errors if form is not None else [],
+        "non_field_errors": form.non_field_errors() if form is not None else [],
         "error": error,
         "role": role.value,
         "can_act": item.is_open and role is Role.ACTOR,

@@ -1,0 +1,105 @@
+"""Reminders and escalation (workitems.tasks.send_reminders, run by Celery beat)."""
+
+import datetime
+
+import pytest
+import time_machine
+from django.core import mail
+from django.utils import timezone
+
+from runs.models import RunEvent
+from tests.workitems.builders import build_orchestration, launch
+from workitems import reminders, tasks
+from workitems.models import WorkItem
+
+pytestmark = pytest.mark.django_db
+DAY = datetime.timedelta(days=1)
+
+
+@pytest.fixture
+def slow_item(assignee, operator):
+    build_orchestration(
+        "contract",
+        name="Contract review",
+        steps=[
+            {
+                "key": "sign",
+                "label": "Sign the contract",
+                "user": assignee,
+                "due_in": 2 * DAY,
+                "remind_every": DAY,
+                "escalate_after": 3 * DAY,
+                "escalate_to": operator,
+            }
+        ],
+    )
+    return launch("contract")
+
+
+def test_a_due_reminder_is_emailed_once_and_moved_on(slow_item):
+    with time_machine.travel(timezone.now() + DAY + datetime.timedelta(minutes=1)):
+        assert reminders.send_due_reminders() == 1
+        assert reminders.send_due_reminders() == 0
+
+    [email] = mail.outbox
+    assert email.to == ["ana@example.com"]
+    assert email.subject == "Reminder: Sign the contract"
+    assert f"/inbox/{slow_item.pk}/" in email.body
+    slow_item.refresh_from_db()
+    assert slow_item.next_reminder_at == slow_item.created_at + 2 * DAY
+
+
+def test_reminders_skip_missed_intervals(slow_item):
+    with time_machine.travel(timezone.now() + 5 * DAY + datetime.timedelta(hours=1)):
+        reminders.send_due_reminders()
+
+    slow_item.refresh_from_db()
+    assert slow_item.next_reminder_at == slow_item.created_at + 6 * DAY
+    assert len(mail.outbox) == 1
+
+
+def test_a_queue_item_reminds_its_members_or_its_owner(queue, queue_member, make_user):
+    build_orchestration(
+        "ticket", steps=[{"key": "fix", "label": "Fix it", "queue": queue, "remind_every": DAY}]
+    )
+    item = launch("ticket")
+    queue.members.add(make_user("ben"))
+
+    with time_machine.travel(timezone.now() + DAY + datetime.timedelta(minutes=1)):
+        reminders.send_due_reminders()
+        WorkItem.objects.filter(pk=item.pk).update(owner=queue_member)
+    with time_machine.travel(timezone.now() + 2 * DAY + datetime.timedelta(minutes=1)):
+        reminders.send_due_reminders()
+
+    assert [m.to for m in mail.outbox] == [
+        ["ben@example.com", "quinn@example.com"],
+        ["quinn@example.com"],
+    ]
+
+
+def test_an_overdue_item_is_escalated_once_and_recorded(login, assignee, operator, slow_item):
+    with time_machine.travel(timezone.now() + 3 * DAY + datetime.timedelta(minutes=1)):
+        result = tasks.send_reminders()
+        again = reminders.escalate_overdue()
+
+    assert result == {"reminded": 1, "escalated": 1}
+    assert again == 0
+    slow_item.refresh_from_db()
+    assert slow_item.assignee_user == operator
+    assert slow_item.escalated_at is not None
+    event = RunEvent.objects.get(kind="work_item.escalated")
+    assert event.data == {"work_item": slow_item.pk, "previous": "Ana", "to": "Otto"}
+    assert [m.subject for m in mail.outbox] == [
+        "Reminder: Sign the contract",
+        "Escalated to you: Sign the contract",
+    ]
+    assert mail.outbox[1].to == ["otto@example.com"]
+    assert login(assignee).get(f"/inbox/{slow_item.pk}/").status_code == 404
+
+
+def test_completed_items_are_left_alone(slow_item):
+    WorkItem.objects.filter(pk=slow_item.pk).update(status=WorkItem.Status.COMPLETED)
+
+    with time_machine.travel(timezone.now() + 10 * DAY):
+        assert tasks.send_reminders() == {"reminded": 0, "escalated": 0}
+    assert mail.outbox == []
