@@ -35,7 +35,7 @@ $(STAMP): requirements.lock
 	@test -x $(BIN)/python || { echo "Creating the virtual environment in $(VENV)."; \
 	  $(PYTHON) -m venv $(VENV); }
 	@echo "Installing the pinned packages from requirements.lock."
-	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/python -m pip install --disable-pip-version-check -qq -r requirements.lock
 	@touch $@
 
 lint: install
@@ -53,8 +53,7 @@ run: install
 	@echo "Log in as admin / demo (superuser), or as any demo login listed above (password demo)."
 	@echo "Ctrl-C stops the web server, the worker and beat."
 	@echo
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile.dev --env /dev/null \
-	  --port $(PORT) start
+	PORT=$(PORT) $(BIN)/python scripts/devserver.py Procfile.dev
 
 test: install
 	@scripts/services.sh --browser
