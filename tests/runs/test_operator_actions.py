@@ -178,3 +178,64 @@ def test_a_step_run_of_another_run_is_404(client, operator, failed_run, assignee
     client.force_login(operator)
     url = reverse("runs:skip_step", args=[run.pk, other_step.pk])
     assert client.post(url, {"reason": "x"}).status_code == 404
+
+
+# The same actions in the admin, on a selection of runs -----------------------------------
+
+
+def admin_action(client, action: str, runs, **extra):
+    data = {"action": action, "_selected_action": [run.pk for run in runs], **extra}
+    return client.post(reverse("admin:runs_run_changelist"), data, follow=True)
+
+
+def test_admin_retry_asks_for_a_reason_first(client, operator, failed_run):
+    run, step_run, _ = failed_run
+    client.force_login(operator)
+    response = admin_action(client, "retry_failed_steps", [run], index="0")
+    html = response.content.decode()
+    assert "Retry the failed steps" in html
+    assert 'name="reason"' in html
+    step_run.refresh_from_db()
+    assert step_run.status == StepRun.Status.FAILED
+    # Applied without a reason: asked again, nothing done.
+    response = admin_action(client, "retry_failed_steps", [run], apply="yes", reason="")
+    assert "Say why, so that others can follow the runs" in response.content.decode()
+    step_run.refresh_from_db()
+    assert step_run.status == StepRun.Status.FAILED
+
+
+def test_admin_retry_with_a_reason_retries_every_failed_step(client, operator, failed_run):
+    run, step_run, flag = failed_run
+    flag.unlink()
+    client.force_login(operator)
+    response = admin_action(client, "retry_failed_steps", [run], apply="yes", reason="Ledger fixed")
+    assert "1 failed step(s) are being retried." in response.content.decode()
+    event = RunEvent.objects.get(run=run, kind="step.retried")
+    assert (event.actor, event.data["reason"]) == (operator, "Ledger fixed")
+
+
+def test_admin_cancel_reports_what_the_engine_refused(client, operator, failed_run, assignee):
+    run, _, _ = failed_run
+    review_flow(reviewer=assignee)
+    other = engine.launch("review")
+    engine.cancel_run(run_id=other.pk, user=operator, reason="earlier")
+    client.force_login(operator)
+    response = admin_action(client, "cancel_runs", [run, other], apply="yes", reason="Duplicates")
+    html = response.content.decode()
+    assert "1 run(s) were cancelled." in html
+    assert f"Run {other.pk}: This run was already cancelled" in html
+    event = RunEvent.objects.get(run=run, kind="run.cancelled")
+    assert (event.actor, event.data["reason"]) == (operator, "Duplicates")
+
+
+def test_admin_actions_need_their_permission(client, make_user, failed_run):
+    run, step_run, _ = failed_run
+    user = make_user("viewer", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_run"))
+    client.force_login(user)
+    changelist = client.get(reverse("admin:runs_run_changelist"))
+    assert changelist.status_code == 200
+    assert "retry_failed_steps" not in changelist.content.decode()
+    admin_action(client, "retry_failed_steps", [run], apply="yes", reason="x")
+    step_run.refresh_from_db()
+    assert step_run.status == StepRun.Status.FAILED
