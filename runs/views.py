@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from orchestrator.models import Queue
 from runs import engine
 from runs.forms import ReasonForm, ReassignForm, RunFilterForm
 from runs.models import Run, StepRun
@@ -141,8 +142,7 @@ def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
         {
             "run": run,
             "detail": run_detail(run),
-            "reason_form": ReasonForm(),
-            "reassign_form": ReassignForm(),
+            "queues": Queue.objects.order_by("name"),
         },
     )
 
@@ -240,3 +240,44 @@ def cancel_run(request: HttpRequest, run_id: int) -> HttpResponse:
         ),
         "The run was cancelled.",
     )
+
+
+@login_required
+@require_POST
+def reassign_work_item(request: HttpRequest, run_id: int, work_item_id: int) -> HttpResponse:
+    """Hand an open work item of the run to another person or queue. Work items belong to
+    the `workitems` app, which imports `runs`: its service is imported here, inside the one
+    view that needs it, so that `runs` never imports `workitems` at module level."""
+    from workitems.models import WorkItem
+    from workitems.services import WorkItemError
+    from workitems.services import reassign_work_item as reassign
+
+    item = (
+        WorkItem.objects.select_related("step", "assignee_user", "assignee_queue", "owner")
+        .filter(pk=work_item_id, run_id=run_id)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such work item in this run.")
+    _require_viewer(request)
+    if not request.user.has_perm("workitems.reassign_any_workitem"):
+        raise PermissionDenied("You may not reassign work items.")
+    form = ReassignForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        try:
+            reassign(
+                item=item,
+                user=request.user,
+                to_user=form.cleaned_data.get("user"),
+                to_queue=form.cleaned_data.get("queue"),
+                reason=form.cleaned_data["reason"],
+            )
+        except WorkItemError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f'"{item.step.label}" is now for {item.assignee_label}.')
+    return redirect(reverse("runs:detail", args=[run_id]))

@@ -111,10 +111,16 @@ def reassignable_queues(*, item: WorkItem, user: User) -> QuerySet:
 
 
 def reassign_work_item(
-    *, item: WorkItem, user: User, to_user: User | None = None, to_queue: Queue | None = None
+    *,
+    item: WorkItem,
+    user: User,
+    to_user: User | None = None,
+    to_queue: Queue | None = None,
+    reason: str = "",
 ) -> None:
     """Assign the item to another user (a personal item) or queue (unclaimed there); records
-    `work_item.reassigned` with the previous and new assignee."""
+    `work_item.reassigned` with the previous and new assignee (and the operator's reason,
+    when one is given: the run page asks for it)."""
     if (to_user is None) == (to_queue is None):
         raise WorkItemError("Choose one person or one queue to hand this item to.")
     if not can_reassign(user, item):
@@ -164,6 +170,7 @@ def reassign_work_item(
             work_item=item.pk,
             previous=previous,
             to=item.assignee_label,
+            **({"reason": reason} if reason else {}),
         )
 
 

@@ -239,3 +239,65 @@ def test_admin_actions_need_their_permission(client, make_user, failed_run):
     admin_action(client, "retry_failed_steps", [run], apply="yes", reason="x")
     step_run.refresh_from_db()
     assert step_run.status == StepRun.Status.FAILED
+
+
+# Reassigning a work item from the run page -------------------------------------------------
+
+
+@pytest.fixture
+def waiting_run(assignee):
+    review_flow(reviewer=assignee)
+    return engine.launch("review")
+
+
+def reassign_url(run):
+    item = run.work_items.get(status="open")
+    return reverse("runs:reassign", args=[run.pk, item.pk]), item
+
+
+def test_reassign_to_a_person_records_who_and_why(client, operator, waiting_run, make_user):
+    make_user("bea", first_name="Bea")
+    url, item = reassign_url(waiting_run)
+    client.force_login(operator)
+    response = client.post(url, {"username": "bea", "reason": "Ana is on leave"}, follow=True)
+    assert messages_of(response) == ['"Manager approval" is now for Bea.']
+    item.refresh_from_db()
+    assert item.assignee_user.username == "bea"
+    event = RunEvent.objects.get(run=waiting_run, kind="work_item.reassigned")
+    assert (event.actor, event.data["reason"]) == (operator, "Ana is on leave")
+
+
+def test_reassign_to_a_queue(client, operator, waiting_run, queue):
+    url, item = reassign_url(waiting_run)
+    client.force_login(operator)
+    client.post(url, {"queue": queue.pk, "reason": "The IT desk handles these"})
+    item.refresh_from_db()
+    assert (item.assignee_user, item.assignee_queue) == (None, queue)
+
+
+def test_reassign_needs_a_reason_and_one_target(client, operator, waiting_run, queue):
+    url, item = reassign_url(waiting_run)
+    client.force_login(operator)
+    response = client.post(url, {"username": "", "reason": "x"}, follow=True)
+    assert messages_of(response) == ["Choose either a person or a queue."]
+    response = client.post(url, {"username": "nobody", "reason": "x"}, follow=True)
+    assert messages_of(response) == ['There is no active user "nobody".']
+    response = client.post(url, {"queue": queue.pk}, follow=True)
+    assert messages_of(response) == ["Say why, so that others can follow the run's history."]
+    assert not RunEvent.objects.filter(run=waiting_run, kind="work_item.reassigned").exists()
+
+
+def test_reassign_to_the_same_person_is_answered_plainly(client, operator, waiting_run):
+    url, _ = reassign_url(waiting_run)
+    client.force_login(operator)
+    response = client.post(url, {"username": "ana", "reason": "x"}, follow=True)
+    assert messages_of(response) == ["This item is already with Ana."]
+
+
+def test_reassign_without_the_permission_is_403_and_get_is_405(client, make_user, waiting_run):
+    url, _ = reassign_url(waiting_run)
+    user = make_user("viewer", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="runs"))
+    client.force_login(user)
+    assert client.post(url, {"username": "viewer", "reason": "x"}).status_code == 403
+    assert client.get(url).status_code == 405
