@@ -65,5 +65,4 @@ test: install
 
 bench: install
 	@scripts/services.sh --database baton
-	$(TEST_ENV) $(BIN)/python manage.py migrate --noinput
 	$(TEST_ENV) $(BIN)/python manage.py bench
