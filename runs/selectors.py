@@ -728,7 +728,7 @@ def _display(value: Any) -> str:
         return "Yes"
     if value is False:
         return "No"
-    if value is None or value == "":
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
     if isinstance(value, list):
         return ", ".join(_display(item) for item in value)

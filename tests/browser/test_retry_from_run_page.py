@@ -1,0 +1,66 @@
+"""An operator repairs a failed run from its page: sees the error, fixes the cause, retries
+the step with a reason, and watches the run complete (the page polls; a real worker runs the
+step)."""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from runs import engine
+from runs.models import Run, RunEvent
+from tests.runs.builders import background_flow
+from tests.support.browser import login
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for_status(run: Run, status: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while Run.objects.filter(pk=run.pk).values_list("status", flat=True).get() != status:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Run {run.pk} did not become {status} in {timeout}s.")
+        time.sleep(0.2)
+
+
+def test_operator_retries_a_failed_step_and_sees_the_run_complete(
+    page, live_server, celery_worker_process, operator, tmp_path
+):
+    flag = tmp_path / "ledger-down"
+    flag.touch()
+    background_flow(flag=flag, max_retries=0)
+    run = engine.launch("ledger", title="Invoice 17")
+    wait_for_status(run, "failed")
+
+    login(page, live_server, operator.username)
+    page.goto(f"/runs/{run.pk}/")
+    failed = page.get_by_role("region", name="Failed steps")
+    expect(failed).to_contain_text("The ledger service is down.")
+    expect(failed).to_contain_text("Attempts made: 1")
+    page.screenshot(path="/tmp/run-page-failed.png", full_page=True)
+
+    flag.unlink()  # the cause is fixed
+    failed.get_by_text("Retry…").click()
+    page.get_by_label("Why retry it?").fill("The ledger service is back up")
+    page.screenshot(path="/tmp/run-page-retry-form.png", full_page=True)
+    # The worker is stopped while the operator retries, so that the page certainly shows
+    # the run running first and has to find out by polling that it completed.
+    celery_worker_process.kill()
+    page.get_by_role("button", name="Retry step").click()
+
+    expect(page.get_by_role("status")).to_contain_text('"Post to ledger" is being retried.')
+    status = page.locator("#run-live .facts dd").first
+    expect(status).to_contain_text("Running")
+    page.screenshot(path="/tmp/run-page-running.png", full_page=True)
+    page.evaluate("window.reloaded = false")  # would be lost on a full reload
+    celery_worker_process.start()
+    expect(status).to_contain_text("Completed", timeout=20_000)
+    assert page.evaluate("window.reloaded === false"), "the page reloaded instead of polling"
+    expect(page.locator("#run-live")).not_to_have_attribute(
+        "hx-trigger", "every 3s [runPageIdle()]"
+    )
+    expect(page.get_by_role("region", name="Failed steps")).to_have_count(0)
+    page.screenshot(path="/tmp/run-page-completed.png", full_page=True)
+
+    event = RunEvent.objects.get(run=run, kind="step.retried")
+    assert (event.actor, event.data["reason"]) == (operator, "The ledger service is back up")
