@@ -747,7 +747,7 @@ def assignee_label(item) -> str:
         return f"the {item.assignee_queue.name} queue"
     if item.assignee_group_id:
         return f"the {item.assignee_group.name} group"
-    return "nobody"
+    return "someone (not assigned yet)"
 
 
 def _person(user) -> str:
