@@ -1,4 +1,4 @@
-"""Many open work items fast (bulk inserts, no engine), for query-count tests and EXPLAIN."""
+"""Many work items fast (bulk inserts, no engine), for query-count tests and EXPLAIN."""
 
 import datetime
 import itertools
@@ -12,7 +12,12 @@ from workitems.models import WorkItem
 
 
 def bulk_open_items(
-    count: int, *, step: Step, assignees: list[dict[str, Any]], batch: int = 5000
+    count: int,
+    *,
+    step: Step,
+    assignees: list[dict[str, Any]],
+    status: str = WorkItem.Status.OPEN,
+    batch: int = 5000,
 ) -> int:
     """Create `count` waiting runs of `step`, each with an open work item; the items take
     turns over `assignees` (dicts of WorkItem fields: assignee_user_id, assignee_queue_id,
@@ -60,6 +65,7 @@ def bulk_open_items(
                 run=run,
                 orchestration_id=version.orchestration_id,
                 step=step,
+                status=status,
                 created_at=run.started_at,
                 due_at=run.started_at + datetime.timedelta(days=(n % 10) - 3),
                 **next(turns),
