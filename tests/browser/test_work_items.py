@@ -1,0 +1,133 @@
+"""Work items in the browser: inline validation, drafts, a stale group submit, 404 for others."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from runs.models import StepRun
+from tests.support.browser import DEFAULT_TIMEOUT_MS, login
+from tests.workitems.builders import build_orchestration, field, launch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def hire_item(assignee):
+    """Two screens for Ana: who is joining, then the position."""
+    build_orchestration(
+        "hire",
+        name="Hire",
+        steps=[
+            {
+                "key": "hire_form",
+                "label": "New hire form",
+                "user": assignee,
+                "screens": [
+                    [
+                        field("full_name", label="Full name"),
+                        field("email", "email", label="Email", help_text="Their work address"),
+                    ],
+                    [field("job_title", label="Job title")],
+                ],
+            }
+        ],
+    )
+    return launch("hire")
+
+
+def test_a_validation_error_is_shown_inline_and_the_values_are_kept(
+    page, live_server, assignee, hire_item
+):
+    login(page, live_server, assignee.username)
+    page.goto(f"/inbox/{hire_item.pk}/")
+    page.evaluate("window.notReloaded = true")  # lost if the page reloads instead of swapping
+    page.get_by_label("Full name").fill("Ana Pérez")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_role("button", name="Next").click()
+
+    email = page.get_by_label("Email")
+    expect(page.locator("#id_email_error")).to_have_text("Enter a valid email address.")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_have_value("not-an-email")
+    expect(email).to_be_focused()
+    expect(page.get_by_label("Full name")).to_have_value("Ana Pérez")
+    assert page.evaluate("window.notReloaded === true"), "the page reloaded"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path="/tmp/phone-validation.png", full_page=True)
+
+
+def test_a_draft_is_kept_across_a_reload(page, live_server, assignee, hire_item):
+    login(page, live_server, assignee.username)
+    page.goto(f"/inbox/{hire_item.pk}/")
+    page.get_by_label("Full name").fill("Ana Pérez")
+    page.get_by_label("Email").fill("ana@example.com")
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("Job title").fill("Engineer")
+    page.get_by_role("button", name="Back").click()
+    expect(page.get_by_label("Full name")).to_have_value("Ana Pérez")
+
+    page.reload()
+    expect(page.get_by_label("Full name")).to_have_value("Ana Pérez")
+    expect(page.get_by_label("Email")).to_have_value("ana@example.com")
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Job title")).to_have_value("Engineer")
+    page.get_by_role("button", name="Complete").click()
+
+    expect(page).to_have_url(re.compile(r"/inbox/$"))
+    expect(page.get_by_role("status")).to_contain_text("'New hire form' is complete.")
+    assert StepRun.objects.get(pk=hire_item.step_run_id).outputs == {
+        "full_name": "Ana Pérez",
+        "email": "ana@example.com",
+        "job_title": "Engineer",
+    }
+
+
+def test_a_second_group_members_stale_submit_is_refused_clearly(
+    page, browser, live_server, make_user, group, group_member
+):
+    second = make_user("gabe", first_name="Gabe")
+    second.groups.add(group)
+    build_orchestration(
+        "desk",
+        steps=[
+            {
+                "key": "assign_desk",
+                "label": "Assign desk",
+                "group": group,
+                "fields": [field("building", label="Building"), field("desk", label="Desk")],
+            }
+        ],
+    )
+    item = launch("desk")
+    other = browser.new_context(base_url=live_server.url)
+    other.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    gabe = other.new_page()
+    login(page, live_server, group_member.username)
+    login(gabe, live_server, second.username)
+    page.goto(f"/inbox/{item.pk}/")
+    gabe.goto(f"/inbox/{item.pk}/")  # both have the form open
+
+    page.get_by_label("Building").fill("HQ")
+    page.get_by_label("Desk").fill("4.12")
+    page.get_by_role("button", name="Complete").click()
+    expect(page.get_by_role("status")).to_contain_text("'Assign desk' is complete.")
+
+    gabe.get_by_label("Building").fill("Annex")
+    gabe.get_by_label("Desk").fill("7.01")
+    gabe.get_by_role("button", name="Complete").click()
+    expect(gabe.get_by_role("alert")).to_contain_text(re.compile(r"Already completed by Gus at"))
+    expect(gabe.get_by_label("Desk")).to_have_value("7.01")  # nothing typed is lost
+    assert StepRun.objects.get(pk=item.step_run_id).outputs == {"building": "HQ", "desk": "4.12"}
+    gabe.goto("/inbox/")
+    expect(gabe.get_by_text("There is nothing waiting for you right now.")).to_be_visible()
+    other.close()
+
+
+def test_opening_another_users_item_is_not_found(page, live_server, outsider, hire_item):
+    login(page, live_server, outsider.username)
+
+    response = page.goto(f"/inbox/{hire_item.pk}/")
+
+    assert response.status == 404
+    expect(page.get_by_text("Ana Pérez")).to_have_count(0)
