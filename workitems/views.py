@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateSyntaxError
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -102,9 +103,17 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
         "filtered": show != "all" or orchestration_id is not None,
     }
     template = "workitems/inbox.html"
-    if request.htmx and request.htmx.target == "inbox-list":
+    if _wants_fragment(request) and request.htmx.target == "inbox-list":
         template += "#list"
-    return render(request, template, context)
+    response = render(request, template, context)
+    # The same URL answers a page or a fragment: caches must keep the two apart.
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _wants_fragment(request: AuthenticatedRequest) -> bool:
+    """An HTMX request for part of a page (not htmx restoring a page from history)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -227,10 +236,9 @@ def _render_work_item(
         "non_field_errors": form.non_field_errors() if form is not None else [],
         "error": error,
         "role": role.value,
-        "can_act": item.is_open and role is Role.ACTOR,
         "closed_message": "" if item.is_open else services.closed_message(item),
     }
-    if request.htmx:
+    if _wants_fragment(request):
         return render(request, "workitems/work_item.html#screen", context)
     reassignable = item.is_open and can_reassign(request.user, item)
     context.update(
@@ -283,8 +291,8 @@ def claim(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     else:
         note, ok = f"You claimed '{item.step.label}'.", True
     if from_inbox and request.htmx:
-        row = queries.inbox_rows(request.user, show="all", orchestration_id=None, sort="due")
-        context = {"row": row.filter(pk=item.pk).first() or item, "note": note, "note_ok": ok}
+        row = queries.with_labels(WorkItem.objects.filter(pk=item.pk)).first() or item
+        context = {"row": row, "note": note, "note_ok": ok}
         return render(request, "workitems/inbox.html#row", context)
     (messages.success if ok else messages.error)(request, note)
     if from_inbox and not ok:

@@ -47,6 +47,9 @@ def test_employee_onboarding_through_the_browser(page, browser, live_server, cel
     # HR starts the onboarding from /start/ and lands straight on the new hire form.
     login(page, live_server, "hr")
     page.goto("/start/")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path="/tmp/phone-start.png", full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Start Employee onboarding").click()
     expect(page.get_by_role("heading", name="New hire form")).to_be_visible()
     page.get_by_label("Full name").fill("Ana Pérez")

@@ -93,6 +93,7 @@ def test_htmx_filter_request_gets_only_the_list(login, assignee, personal_item):
     )
 
     html = response.content.decode()
+    assert "HX-Request" in response["Vary"]
     assert html.lstrip().startswith('<div id="inbox-list">')
     assert "<html" not in html
     assert "Review expense" in html
@@ -145,3 +146,14 @@ def test_inbox_costs_a_fixed_number_of_queries(
 
 def _days(n):
     return datetime.timedelta(days=n)
+
+
+def test_htmx_restoring_history_gets_the_whole_page(login, assignee, personal_item):
+    response = login(assignee).get(
+        "/inbox/?show=mine",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_HISTORY_RESTORE_REQUEST="true",
+        HTTP_HX_TARGET="inbox-list",
+    )
+
+    assert "<html" in response.content.decode()
