@@ -149,11 +149,13 @@ def to_answer(field: Field, value: Any) -> Any:
 
 
 def raw_values(fields: Iterable[Field], data: Mapping) -> dict[str, Any]:
-    """What the user typed on a screen, as it came in (for the draft): never the decision,
-    which is a button press, not an answer in progress."""
+    """What the user typed on a screen, as it came in (for the draft). A decision is there
+    only when its button was pressed (on a screen before the last, it is kept for Complete)."""
     values: dict[str, Any] = {}
     for field in fields:
         if field.type == T.DECISION:
+            if data.get(field.key):
+                values[field.key] = str(data[field.key])
             continue
         if field.type == T.MULTIPLE_CHOICE:
             values[field.key] = list(data.getlist(field.key)) if hasattr(data, "getlist") else []

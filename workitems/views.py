@@ -140,10 +140,9 @@ def submit_screen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     item = _get_work_item_for_user(request, pk)
     view = queries.run_view(item)
     screens = queries.screens_of(view.plan, view.plan.steps[item.step_id])
-    if not screens:
-        raise Http404("This step has no screens.")
-    index = min(max(_int_or_none(request.POST.get("_screen")) or 0, 0), len(screens) - 1)
-    fields = list(screens[index].fields.all())
+    index = min(max(_int_or_none(request.POST.get("_screen")) or 0, 0), max(len(screens) - 1, 0))
+    # A step without screens is completed with no answers: its only button is Complete.
+    fields = list(screens[index].fields.all()) if screens else []
     form = ScreenForm(fields, data=request.POST)
     if not item.is_open:
         # A stale form: say why, and keep what the user typed on screen.
@@ -215,8 +214,8 @@ def _render_work_item(
     if index is None:
         index = item.current_screen
     index = min(max(index, 0), max(len(screens) - 1, 0))
-    if form is None and screens:
-        fields = list(screens[index].fields.all())
+    if form is None:
+        fields = list(screens[index].fields.all()) if screens else []
         form = ScreenForm(fields, initial=initial_values(fields, item.draft or {}, view.data))
     context = {
         "item": item,
@@ -225,15 +224,15 @@ def _render_work_item(
         "screens": screens,
         "screen": screens[index] if screens else None,
         "index": index,
-        "is_last": index == len(screens) - 1,
+        "is_last": index >= len(screens) - 1,
         "form": form,
         # Read from the form here, not in the template: there, `form.x` would find a field
         # whose key is "x" first.
-        "show_form": form is not None and (item.is_open and role is Role.ACTOR or form.is_bound),
-        "input_fields": form.input_fields() if form is not None else [],
-        "decision": form.decision if form is not None else None,
-        "decision_errors": form.decision_errors if form is not None else [],
-        "non_field_errors": form.non_field_errors() if form is not None else [],
+        "show_form": item.is_open and role is Role.ACTOR or form.is_bound,
+        "input_fields": form.input_fields(),
+        "decision": form.decision,
+        "decision_errors": form.decision_errors,
+        "non_field_errors": form.non_field_errors(),
         "error": error,
         "role": role.value,
         "closed_message": "" if item.is_open else services.closed_message(item),

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.messages import get_messages
 
 from runs.models import Run, StepRun
-from tests.workitems.builders import open_item
+from tests.workitems.builders import DECISION, build_orchestration, field, launch, open_item
 from workitems.models import WorkItem
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +254,32 @@ def test_a_finished_run_is_named_in_the_message(login, assignee, personal_item):
     messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert messages[-1] == "Thanks — 'File the expense' is complete. The run is finished."
     assert Run.objects.get(pk=personal_item.run_id).status == Run.Status.COMPLETED
+
+
+def test_a_decision_before_the_last_screen_is_kept_for_complete(login, assignee):
+    build_orchestration(
+        "triage",
+        steps=[
+            {
+                "key": "triage",
+                "label": "Triage",
+                "user": assignee,
+                "screens": [
+                    [field("decision", "decision", label="Route", choices=DECISION)],
+                    [field("why", label="Why")],
+                ],
+            }
+        ],
+    )
+    item = launch("triage")
+    client = login(assignee)
+
+    moved = submit(client, item, {"_screen": "0", "decision": "reject"})
+    done = submit(client, item, {"_screen": "1", "_nav": "complete", "why": "Too late"})
+
+    assert '<label for="id_why">Why' in moved.content.decode()
+    assert done.status_code == 302
+    assert StepRun.objects.get(pk=item.step_run_id).outputs == {
+        "decision": "reject",
+        "why": "Too late",
+    }
