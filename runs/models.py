@@ -62,6 +62,19 @@ class Run(models.Model):
             models.Index(fields=["status", "-started_at"], name="run_status_started"),
             # Related-record lookups and search.
             models.Index(fields=["record_type", "record_id"], name="run_record"),
+            # Dashboard: status counts and lists of one orchestration (capped index-only
+            # counts per status).
+            models.Index(
+                fields=["orchestration", "status", "-started_at"], name="run_orch_status_started"
+            ),
+            # Dashboard charts and usage: runs completed in a period, with what cycle time
+            # and usage need, so that they are index-only scans.
+            models.Index(
+                fields=["finished_at"],
+                include=["orchestration", "started_at"],
+                name="run_completed",
+                condition=Q(status="completed"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -101,6 +114,15 @@ class StageRun(models.Model):
             models.UniqueConstraint(
                 fields=["run", "stage", "iteration"], name="stage_run_iteration_unique"
             )
+        ]
+        indexes = [
+            # Dashboard: the durations of the stages completed in a period.
+            models.Index(
+                fields=["finished_at"],
+                include=["stage", "started_at"],
+                name="stagerun_completed",
+                condition=Q(status="completed"),
+            ),
         ]
 
 
@@ -155,6 +177,13 @@ class StepRun(models.Model):
             ),
             # Dashboard: "failed" filter and the steps where runs wait longest.
             models.Index(fields=["step", "status"], name="steprun_step_status"),
+            # Dashboard: the runs with a failed step (a small set, found from this side).
+            models.Index(fields=["run"], name="steprun_failed", condition=Q(status="failed")),
+            # Dashboard: the steps where runs wait longest, over the step runs started in a
+            # period (index-only).
+            models.Index(
+                fields=["started_at"], include=["step", "finished_at"], name="steprun_started"
+            ),
         ]
 
     def __str__(self) -> str:

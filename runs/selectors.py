@@ -37,7 +37,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
-from orchestrator.models import Orchestration
+from orchestrator.models import Orchestration, Stage, Step
 from orchestrator.plan import load_plan
 from runs.engine import run_data
 from runs.models import Run, RunEvent, StageRun, StepRun
@@ -70,6 +70,19 @@ class RunFilters:
     failed: bool = False
     q: str = ""
 
+    def possible_statuses(self) -> set[str]:
+        """The run statuses these filters can match. Open work items exist only in running
+        and failed runs (finishing or cancelling a run closes them), and a failed step only
+        in a failed run (a failing step fails its run; retry, skip and cancel move it on).
+        Saying so lets PostgreSQL start from the few running or failed runs instead of
+        probing a million finished ones."""
+        statuses = set(Run.Status.values)
+        if self.overdue:
+            statuses &= {Run.Status.RUNNING, Run.Status.FAILED}
+        if self.failed:
+            statuses &= {Run.Status.FAILED}
+        return statuses
+
 
 def _day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
@@ -93,6 +106,9 @@ def filtered_runs(filters: RunFilters, *, with_status: bool = True) -> QuerySet[
     if filters.failed:
         failed = StepRun.objects.filter(run=OuterRef("pk"), status=StepRun.Status.FAILED)
         runs = runs.filter(Exists(failed))
+    possible = filters.possible_statuses()
+    if len(possible) < len(Run.Status.values):
+        runs = runs.filter(status__in=sorted(possible))
     if filters.q:
         query = filters.q.strip().lstrip("#")
         condition = Q(title__icontains=query)
@@ -188,8 +204,12 @@ def status_counts(filters: RunFilters, cap: int = COUNT_CAP) -> list[StatusCount
     counts: `SELECT (SELECT COUNT(*) FROM (... LIMIT cap+1)), ...`. Each part stops after
     cap+1 rows, so the cost is bounded however many runs there are."""
     runs = filtered_runs(filters, with_status=False).order_by()
+    possible = filters.possible_statuses()
     parts, params = [], []
     for index, status in enumerate(Run.Status.values):
+        if status not in possible:
+            parts.append("0")
+            continue
         query = runs.filter(status=status).values("pk")[: cap + 1].query
         sql, part_params = query.sql_with_params()
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped_{index})")
@@ -264,7 +284,7 @@ def duration_stats(
     rows = (
         queryset.values(*group_by)
         .annotate(
-            count=Count("pk"),
+            count=Count("*"),
             mean=Avg(seconds),
             median=PercentileCont(seconds, 0.5),
             p90=PercentileCont(seconds, 0.9),
@@ -375,14 +395,14 @@ def runs_per_day(filters: RunFilters, window: ChartWindow) -> dict[str, list]:
         runs.filter(started_at__gte=start, started_at__lt=end)
         .annotate(day=TruncDate("started_at"))
         .values("day")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .values_list("day", "n")
     )
     completed = dict(
         runs.filter(status=Run.Status.COMPLETED, finished_at__gte=start, finished_at__lt=end)
         .annotate(day=TruncDate("finished_at"))
         .values("day")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .values_list("day", "n")
     )
     days = window.days
@@ -418,7 +438,8 @@ def cycle_times(filters: RunFilters, window: ChartWindow) -> dict[str, Any]:
 
 def stage_durations(filters: RunFilters, window: ChartWindow) -> dict[str, Any]:
     """Mean and 90th percentile duration of each stage, over the stage runs completed in
-    the window (grouped by orchestration, stage position and label, across versions)."""
+    the window. Grouped by stage in SQL (narrow keys, an index-only scan); the labels of the
+    few stages are read afterwards."""
     start, end = window.bounds
     stage_runs = StageRun.objects.filter(
         status=StageRun.Status.COMPLETED,
@@ -428,20 +449,31 @@ def stage_durations(filters: RunFilters, window: ChartWindow) -> dict[str, Any]:
     )
     if filters.orchestration is not None:
         stage_runs = stage_runs.filter(stage__version__orchestration=filters.orchestration)
-    stats = sorted(
-        duration_stats(
-            stage_runs,
-            ("stage__version__orchestration__name", "stage__position", "stage__label"),
-            start="started_at",
-            end="finished_at",
-        ),
-        key=lambda row: row.group,
-    )
+    stats = duration_stats(stage_runs, ("stage_id",), start="started_at", end="finished_at")
+    names = {
+        row["pk"]: row
+        for row in Stage.objects.filter(pk__in=[row.group[0] for row in stats]).values(
+            "pk", "label", "position", "version__orchestration__name"
+        )
+    }
+
+    def order(row):
+        stage = names[row.group[0]]
+        return (stage["version__orchestration__name"], stage["position"], stage["label"])
+
+    stats = sorted((row for row in stats if row.group[0] in names), key=order)
     unit, divisor = _unit([row.p90 for row in stats])
-    single = filters.orchestration is not None
+    labels = []
+    for row in stats:
+        stage = names[row.group[0]]
+        labels.append(
+            stage["label"]
+            if filters.orchestration is not None
+            else f"{stage['version__orchestration__name']}: {stage['label']}"
+        )
     return {
         "unit": unit,
-        "labels": [row.group[2] if single else f"{row.group[0]}: {row.group[2]}" for row in stats],
+        "labels": labels,
         "count": [row.count for row in stats],
         "mean": [_scaled(row.mean, divisor) for row in stats],
         "p90": [_scaled(row.p90, divisor) for row in stats],
@@ -452,25 +484,34 @@ def longest_waits(
     filters: RunFilters, window: ChartWindow, now: datetime.datetime | None = None
 ) -> dict[str, Any]:
     """The steps where runs spend longest: from a step run's start to its finish (or to now
-    while it still waits), over the step runs started in the window; the top ten by mean."""
+    while it still waits), over the step runs started in the window; the top ten by mean.
+    Grouped by step in SQL; the labels of the few steps are read afterwards."""
     now = now or timezone.now()
     start, end = window.bounds
     step_runs = StepRun.objects.filter(started_at__gte=start, started_at__lt=end)
     if filters.orchestration is not None:
         step_runs = step_runs.filter(step__version__orchestration=filters.orchestration)
-    stats = duration_stats(
-        step_runs,
-        ("step__version__orchestration__name", "step__label"),
-        start="started_at",
-        end="finished_at",
-        now=now,
-    )
+    stats = duration_stats(step_runs, ("step_id",), start="started_at", end="finished_at", now=now)
+    names = {
+        row["pk"]: row
+        for row in Step.objects.filter(pk__in=[row.group[0] for row in stats]).values(
+            "pk", "label", "version__orchestration__name"
+        )
+    }
+    stats = [row for row in stats if row.group[0] in names]
     stats = sorted(stats, key=lambda row: (-(row.mean or 0), row.group))[:LONGEST_WAITS]
     unit, divisor = _unit([row.p90 for row in stats])
-    single = filters.orchestration is not None
+    labels = []
+    for row in stats:
+        step = names[row.group[0]]
+        labels.append(
+            step["label"]
+            if filters.orchestration is not None
+            else f"{step['version__orchestration__name']}: {step['label']}"
+        )
     return {
         "unit": unit,
-        "labels": [row.group[1] if single else f"{row.group[0]}: {row.group[1]}" for row in stats],
+        "labels": labels,
         "count": [row.count for row in stats],
         "mean": [_scaled(row.mean, divisor) for row in stats],
         "p90": [_scaled(row.p90, divisor) for row in stats],
@@ -509,23 +550,34 @@ def usage_by_month(
         runs = runs.filter(finished_at__gte=_day_start(since))
     if orchestration is not None:
         runs = runs.filter(orchestration=orchestration)
-    rows = (
+    # Grouped by orchestration id (narrow keys, an index-only scan of run_completed); the
+    # names of the few orchestrations are read afterwards.
+    rows = list(
         runs.annotate(month=TruncMonth("finished_at"))
-        .values("month", "orchestration__key", "orchestration__name")
-        .annotate(completed=Count("pk"))
-        .order_by("month", "orchestration__name")
+        .values("month", "orchestration_id")
+        .annotate(completed=Count("*"))
+        .order_by()
     )
-    return [
+    names = {
+        row["pk"]: row
+        for row in Orchestration.objects.filter(
+            pk__in={row["orchestration_id"] for row in rows}
+        ).values("pk", "key", "name")
+    }
+    result = [
         UsageRow(
-            month=row["month"].date()
-            if isinstance(row["month"], datetime.datetime)
-            else row["month"],
-            orchestration_key=row["orchestration__key"],
-            orchestration_name=row["orchestration__name"],
+            month=_as_date(row["month"]),
+            orchestration_key=names[row["orchestration_id"]]["key"],
+            orchestration_name=names[row["orchestration_id"]]["name"],
             completed=row["completed"],
         )
         for row in rows
     ]
+    return sorted(result, key=lambda row: (row.month, row.orchestration_name))
+
+
+def _as_date(value) -> datetime.date:
+    return value.date() if isinstance(value, datetime.datetime) else value
 
 
 @dataclass
