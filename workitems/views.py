@@ -244,10 +244,6 @@ def _render_work_item(
         {
             "instructions": _instructions(step, view.data),
             "earlier": queries.earlier_answers(view, before=item),
-            "can_claim": item.is_open
-            and item.assignee_queue_id is not None
-            and item.owner_id is None
-            and role is Role.QUEUE_MEMBER,
             "can_release": item.is_open
             and item.owner_id is not None
             and (item.owner_id == request.user.pk or reassignable),
