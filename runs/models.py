@@ -70,8 +70,7 @@ class Run(models.Model):
             # Dashboard charts and usage: runs completed in a period, with what cycle time
             # and usage need, so that they are index-only scans.
             models.Index(
-                fields=["finished_at"],
-                include=["orchestration", "started_at"],
+                fields=["finished_at", "orchestration", "started_at"],
                 name="run_completed",
                 condition=Q(status="completed"),
             ),
@@ -118,8 +117,7 @@ class StageRun(models.Model):
         indexes = [
             # Dashboard: the durations of the stages completed in a period.
             models.Index(
-                fields=["finished_at"],
-                include=["stage", "started_at"],
+                fields=["finished_at", "stage", "started_at"],
                 name="stagerun_completed",
                 condition=Q(status="completed"),
             ),
@@ -181,9 +179,7 @@ class StepRun(models.Model):
             models.Index(fields=["run"], name="steprun_failed", condition=Q(status="failed")),
             # Dashboard: the steps where runs wait longest, over the step runs started in a
             # period (index-only).
-            models.Index(
-                fields=["started_at"], include=["step", "finished_at"], name="steprun_started"
-            ),
+            models.Index(fields=["started_at", "step", "finished_at"], name="steprun_started"),
         ]
 
     def __str__(self) -> str:

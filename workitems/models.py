@@ -122,9 +122,7 @@ class WorkItem(models.Model):
                 condition=Q(status="open", escalate_at__isnull=False, escalated_at__isnull=True),
             ),
             # Run dashboard: runs with an overdue work item (open, due before now).
-            models.Index(
-                fields=["due_at"], include=["run"], name="wi_open_due", condition=Q(status="open")
-            ),
+            models.Index(fields=["due_at", "run"], name="wi_open_due", condition=Q(status="open")),
         ]
 
     def __str__(self) -> str:

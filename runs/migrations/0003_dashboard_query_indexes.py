@@ -37,11 +37,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='run',
-            index=models.Index(condition=models.Q(('status', 'completed')), fields=['finished_at'], include=('orchestration', 'started_at'), name='run_completed'),
+            index=models.Index(condition=models.Q(('status', 'completed')), fields=['finished_at', 'orchestration', 'started_at'], name='run_completed'),
         ),
         migrations.AddIndex(
             model_name='stagerun',
-            index=models.Index(condition=models.Q(('status', 'completed')), fields=['finished_at'], include=('stage', 'started_at'), name='stagerun_completed'),
+            index=models.Index(condition=models.Q(('status', 'completed')), fields=['finished_at', 'stage', 'started_at'], name='stagerun_completed'),
         ),
         migrations.AddIndex(
             model_name='steprun',
@@ -49,7 +49,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='steprun',
-            index=models.Index(fields=['started_at'], include=('step', 'finished_at'), name='steprun_started'),
+            index=models.Index(fields=['started_at', 'step', 'finished_at'], name='steprun_started'),
         ),
         migrations.RunPython(create_title_search_index, drop_title_search_index),
     ]

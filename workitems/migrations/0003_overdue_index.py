@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='workitem',
-            index=models.Index(condition=models.Q(('status', 'open')), fields=['due_at'], include=('run',), name='wi_open_due'),
+            index=models.Index(condition=models.Q(('status', 'open')), fields=['due_at', 'run'], name='wi_open_due'),
         ),
     ]
