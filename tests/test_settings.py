@@ -8,9 +8,9 @@ from django.conf import settings
 
 
 def manage_check(**env) -> subprocess.CompletedProcess:
-    clean = {
-        k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "DATABASE_URL")
-    }
+    # make test sets DATABASE_URL and REDIS_URL: the embedded defaults need them gone.
+    unset = ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=settings.BASE_DIR,
