@@ -61,3 +61,13 @@ def operator(make_user):
         *Permission.objects.filter(content_type__app_label__in=["runs", "workitems"])
     )
     return user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plans():
+    """Plans are cached per version id for good; a test database may reuse an id (SQLite)."""
+    from orchestrator import plan
+
+    plan._cache.clear()
+    yield
+    plan._cache.clear()
