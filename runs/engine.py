@@ -127,6 +127,55 @@ def _user_label(user) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
+# Prepared reads for the hot path ----------------------------------------------------------
+
+
+class _PreparedSelect:
+    """A SELECT that the ORM compiles once per process; each call only executes it and builds
+    the model instances, so a transition pays no query-building CPU for its reads."""
+
+    def __init__(self, build, models_: tuple[type[models.Model], ...]):
+        self._build = build  # a function giving the QuerySet, with 0 where the id goes
+        self._models = models_
+        self._compiled = None
+
+    def fetch(self, *params) -> list[tuple[models.Model, ...]]:
+        if self._compiled is None:
+            queryset = self._build()
+            compiler = queryset.query.get_compiler(using=queryset.db)
+            sql, _ = compiler.as_sql()
+            converters = compiler.get_converters([col for col, _, _ in compiler.select])
+            names = [[f.attname for f in model._meta.concrete_fields] for model in self._models]
+            self._compiled = (sql, compiler, converters, names)
+        sql, compiler, converters, names = self._compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        result = []
+        for row in rows:
+            objects, start = [], 0
+            for model, attnames in zip(self._models, names, strict=True):
+                end = start + len(attnames)
+                objects.append(model.from_db(connection.alias, attnames, row[start:end]))
+                start = end
+            result.append(tuple(objects))
+        return result
+
+
+_LOCK_RUN = _PreparedSelect(
+    lambda: Run.objects.select_for_update(of=("self",)).filter(pk=0), (Run,)
+)
+_LOCK_RUN_SKIP_LOCKED = _PreparedSelect(
+    lambda: Run.objects.select_for_update(of=("self",), skip_locked=True).filter(pk=0), (Run,)
+)
+_STEP_RUNS_OF_RUN = _PreparedSelect(
+    lambda: StepRun.objects.filter(run_id=0).select_related("stage_run").order_by("id"),
+    (StepRun, StageRun),
+)
+
+
 # The state of one run, loaded under its lock ------------------------------------------------
 
 
@@ -153,19 +202,18 @@ class _RunState:
         """Lock the run row, then read its stage runs and step runs (after the lock, so that
         they are current). With skip_locked, None when another transaction holds the run."""
         assert connection.in_atomic_block
-        query = Run.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-        run = query.filter(pk=run_id).first()
-        if run is None:
+        found = (_LOCK_RUN_SKIP_LOCKED if skip_locked else _LOCK_RUN).fetch(run_id)
+        if not found:
             if skip_locked:
                 return None
             raise RunNotFound()
-        step_runs = list(
-            StepRun.objects.filter(run_id=run_id).select_related("stage_run").order_by("id")
-        )
-        stage_runs = {step_run.stage_run_id: step_run.stage_run for step_run in step_runs}
-        for step_run in step_runs:
+        ((run,),) = found
+        step_runs = []
+        stage_runs: dict[int, StageRun] = {}
+        for step_run, stage_run in _STEP_RUNS_OF_RUN.fetch(run_id):
             step_run.run = run
-            step_run.stage_run = stage_runs[step_run.stage_run_id]
+            step_run.stage_run = stage_runs.setdefault(stage_run.pk, stage_run)
+            step_runs.append(step_run)
         ordered = sorted(stage_runs.values(), key=lambda stage_run: stage_run.id)
         return cls(run, load_plan(run.version_id), ordered, step_runs, timezone.now())
 
@@ -306,15 +354,44 @@ class _RunState:
 
 
 def _bulk_update(objects: Iterable[models.Model], dirty: dict[int, set[str]]) -> None:
-    """One UPDATE for all changed rows of a table (CASE WHEN per field), or a plain save."""
+    """One UPDATE for all changed rows of a table: `SET f = CASE id WHEN .. THEN .. END`.
+
+    Written by hand rather than with QuerySet.bulk_update(), whose expression machinery cost
+    more CPU than the whole rest of a transition (see `make bench`)."""
     changed = [obj for obj in objects if id(obj) in dirty]
     if not changed:
         return
-    fields = sorted(set().union(*(dirty[id(obj)] for obj in changed)))
+    model = type(changed[0])
+    meta = model._meta
+    fields = [
+        meta.get_field(name) for name in sorted(set().union(*(dirty[id(o)] for o in changed)))
+    ]
+    quote = connection.ops.quote_name
+    params: list[Any] = []
     if len(changed) == 1:
-        changed[0].save(update_fields=fields)
+        assignments = [f"{quote(field.column)} = %s" for field in fields]
+        params = [
+            field.get_db_prep_save(getattr(changed[0], field.attname), connection)
+            for field in fields
+        ]
+        where = f"{quote(meta.pk.column)} = %s"
+        params.append(changed[0].pk)
     else:
-        type(changed[0]).objects.bulk_update(changed, fields)
+        cast = connection.features.requires_casted_case_in_updates
+        assignments = []
+        for field in fields:
+            cases = " ".join("WHEN %s THEN %s" for _ in changed)
+            case = f"CASE {quote(meta.pk.column)} {cases} END"
+            if cast:
+                case = f"CAST({case} AS {field.db_type(connection)})"
+            assignments.append(f"{quote(field.column)} = {case}")
+            for obj in changed:
+                params += [obj.pk, field.get_db_prep_save(getattr(obj, field.attname), connection)]
+        where = f"{quote(meta.pk.column)} IN ({', '.join('%s' for _ in changed)})"
+        params += [obj.pk for obj in changed]
+    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
     dirty.clear()
 
 
