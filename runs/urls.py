@@ -15,9 +15,4 @@ urlpatterns = [
     path("<int:run_id>/cancel/", views.cancel_run, name="cancel"),
     path("<int:run_id>/steps/<int:step_run_id>/retry/", views.retry_step, name="retry_step"),
     path("<int:run_id>/steps/<int:step_run_id>/skip/", views.skip_step, name="skip_step"),
-    path(
-        "<int:run_id>/work-items/<int:work_item_id>/reassign/",
-        views.reassign_work_item,
-        name="reassign",
-    ),
 ]

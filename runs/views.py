@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from orchestrator.models import Queue
 from runs import engine
-from runs.forms import ReasonForm, ReassignForm, RunFilterForm
+from runs.forms import ReasonForm, RunFilterForm
 from runs.models import Run, StepRun
 from runs.selectors import (
     charts,
@@ -38,7 +38,7 @@ from runs.selectors import (
 USAGE_MONTHS = 12
 
 
-def _require_viewer(request: HttpRequest) -> None:
+def require_run_viewer(request: HttpRequest) -> None:
     """The dashboard is for staff who may view runs; everyone else gets 403."""
     if not (request.user.is_staff and request.user.has_perm("runs.view_run")):
         raise PermissionDenied("The run history is for operators.")
@@ -61,7 +61,7 @@ def _page_number(request: HttpRequest) -> int:
 @login_required
 @require_GET
 def run_list(request: HttpRequest) -> HttpResponse:
-    _require_viewer(request)
+    require_run_viewer(request)
     form = _filter_form(request)
     filters = form.filters()
     counts = status_counts(filters)
@@ -82,7 +82,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def run_charts(request: HttpRequest) -> HttpResponse:
     """The charts and the usage table of the dashboard, loaded after the list (HTMX)."""
-    _require_viewer(request)
+    require_run_viewer(request)
     filters = _filter_form(request).filters()
     today = timezone.localdate()
     usage = usage_by_month(
@@ -104,7 +104,7 @@ def run_charts(request: HttpRequest) -> HttpResponse:
 @require_GET
 def usage_csv(request: HttpRequest) -> HttpResponse:
     """Completed runs per orchestration per month, all time, as CSV."""
-    _require_viewer(request)
+    require_run_viewer(request)
     filters = _filter_form(request).filters()
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="baton-usage.csv"'
@@ -133,7 +133,7 @@ def _get_run(run_id: int) -> Run:
 @require_GET
 def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
     """The run page; while the run is running, HTMX polls it for its `live` partial."""
-    _require_viewer(request)
+    require_run_viewer(request)
     run = _get_run(run_id)
     template = "runs/run_detail.html#live" if request.htmx else "runs/run_detail.html"
     return render(
@@ -172,7 +172,7 @@ def _operator_action(
 ) -> HttpResponse:
     """Check the permission, read the reason, act through the engine, and go back to the run
     page with the engine's answer as a message."""
-    _require_viewer(request)
+    require_run_viewer(request)
     if not request.user.has_perm(permission):
         raise PermissionDenied("You may not do this to runs.")
     form = form_class(request.POST)
@@ -240,44 +240,3 @@ def cancel_run(request: HttpRequest, run_id: int) -> HttpResponse:
         ),
         "The run was cancelled.",
     )
-
-
-@login_required
-@require_POST
-def reassign_work_item(request: HttpRequest, run_id: int, work_item_id: int) -> HttpResponse:
-    """Hand an open work item of the run to another person or queue. Work items belong to
-    the `workitems` app, which imports `runs`: its service is imported here, inside the one
-    view that needs it, so that `runs` never imports `workitems` at module level."""
-    from workitems.models import WorkItem
-    from workitems.services import WorkItemError
-    from workitems.services import reassign_work_item as reassign
-
-    item = (
-        WorkItem.objects.select_related("step", "assignee_user", "assignee_queue", "owner")
-        .filter(pk=work_item_id, run_id=run_id)
-        .first()
-    )
-    if item is None:
-        raise Http404("No such work item in this run.")
-    _require_viewer(request)
-    if not request.user.has_perm("workitems.reassign_any_workitem"):
-        raise PermissionDenied("You may not reassign work items.")
-    form = ReassignForm(request.POST)
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-    else:
-        try:
-            reassign(
-                item=item,
-                user=request.user,
-                to_user=form.cleaned_data.get("user"),
-                to_queue=form.cleaned_data.get("queue"),
-                reason=form.cleaned_data["reason"],
-            )
-        except WorkItemError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, f'"{item.step.label}" is now for {item.assignee_label}.')
-    return redirect(reverse("runs:detail", args=[run_id]))

@@ -12,6 +12,11 @@ urlpatterns = [
     path("inbox/<int:pk>/claim/", views.claim, name="claim"),
     path("inbox/<int:pk>/release/", views.release, name="release"),
     path("inbox/<int:pk>/reassign/", views.reassign, name="reassign"),
+    path(
+        "runs/<int:run_id>/work-items/<int:pk>/reassign/",
+        views.reassign_from_run_page,
+        name="reassign_from_run",
+    ),
     path("start/", views.start, name="start"),
     path("start/<slug:key>/", views.start_run, name="start_run"),
 ]

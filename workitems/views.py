@@ -11,6 +11,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateSyntaxError
@@ -23,6 +24,8 @@ from orchestrator.expressions import render as render_template_text
 from orchestrator.models import Queue
 from orchestrator.plan import VersionPlan
 from runs import engine
+from runs.forms import ReassignForm
+from runs.views import require_run_viewer
 from workitems import queries, services
 from workitems.access import (
     Role,
@@ -372,3 +375,40 @@ def start_run(request: AuthenticatedRequest, key: str) -> HttpResponse:
         request, f"You started '{orchestration.name}'. {queries.what_happens_next(run.pk)}"
     )
     return redirect("workitems:inbox")
+
+
+@login_required
+@require_POST
+def reassign_from_run_page(request: AuthenticatedRequest, run_id: int, pk: int) -> HttpResponse:
+    """An operator hands an open work item of a run to another person or queue, from the run
+    page (/runs/<id>/), with a reason kept in the event log. It lives here, not in `runs`,
+    because work items are this app's (`workitems -> runs`)."""
+    item = (
+        WorkItem.objects.select_related("step", "assignee_user", "assignee_queue", "owner")
+        .filter(pk=pk, run_id=run_id)
+        .first()
+    )
+    if item is None:
+        raise Http404("No such work item in this run.")
+    require_run_viewer(request)
+    if not request.user.has_perm("workitems.reassign_any_workitem"):
+        raise PermissionDenied("You may not reassign work items.")
+    form = ReassignForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    else:
+        try:
+            services.reassign_work_item(
+                item=item,
+                user=request.user,
+                to_user=form.cleaned_data.get("user"),
+                to_queue=form.cleaned_data.get("queue"),
+                reason=form.cleaned_data["reason"],
+            )
+        except services.WorkItemError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f'"{item.step.label}" is now for {item.assignee_label}.')
+    return redirect(reverse("runs:detail", args=[run_id]))

@@ -252,7 +252,7 @@ def waiting_run(assignee):
 
 def reassign_url(run):
     item = run.work_items.get(status="open")
-    return reverse("runs:reassign", args=[run.pk, item.pk]), item
+    return reverse("workitems:reassign_from_run", args=[run.pk, item.pk]), item
 
 
 def test_reassign_to_a_person_records_who_and_why(client, operator, waiting_run, make_user):
