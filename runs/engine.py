@@ -170,6 +170,10 @@ _LOCK_RUN = _PreparedSelect(
 _LOCK_RUN_SKIP_LOCKED = _PreparedSelect(
     lambda: Run.objects.select_for_update(of=("self",), skip_locked=True).filter(pk=0), (Run,)
 )
+_STEP_RUNS_WITH_RUN = _PreparedSelect(
+    lambda: StepRun.objects.filter(run_id=0).select_related("run").order_by("id"),
+    (StepRun, Run),
+)
 _STEP_RUNS_OF_RUN = _PreparedSelect(
     lambda: StepRun.objects.filter(run_id=0).select_related("stage_run").order_by("id"),
     (StepRun, StageRun),
@@ -804,13 +808,26 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
 def _take_attempt(*, run_id: int, step_run_id: int, attempt: int) -> _Attempt | None:
     """queued -> running for this attempt, in its own short transaction (one conditional
     UPDATE); None when the step run has moved on (a duplicate or stale message)."""
-    taken = StepRun.objects.filter(
-        pk=step_run_id, run_id=run_id, status=S.QUEUED, attempts=attempt - 1
-    ).update(status=S.RUNNING, attempts=attempt, started_at=timezone.now())
-    if not taken:
-        return None
-    step_runs = list(StepRun.objects.filter(run_id=run_id).select_related("run"))
-    run = step_runs[0].run
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(StepRun._meta.db_table)} SET status = %s, attempts = %s, "
+            "started_at = %s WHERE id = %s AND run_id = %s AND status = %s AND attempts = %s",
+            [
+                S.RUNNING,
+                attempt,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                step_run_id,
+                run_id,
+                S.QUEUED,
+                attempt - 1,
+            ],
+        )
+        if cursor.rowcount != 1:
+            return None
+    rows = _STEP_RUNS_WITH_RUN.fetch(run_id)
+    run = rows[0][1]
+    step_runs = [step_run for step_run, _ in rows]
     plan = load_plan(run.version_id)
     step_run = next(sr for sr in step_runs if sr.pk == step_run_id)
     return _Attempt(

@@ -1,7 +1,7 @@
 """The interactive step kind: a step run waits for a person, through a work item."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db import connection
 
 from orchestrator.expressions import ExpressionError, evaluate
 from runs.kinds import StepCannotStart, StepKind, StepRefused, StepStart
@@ -59,14 +59,29 @@ class InteractiveKind(StepKind):
         owner of a claimed queue item, or a member of the assigned group. The check is part
         of the UPDATE, under the run's lock, so a release or reassignment that slipped in
         after the view's own check is caught here, with no extra query."""
-        items = WorkItem.objects.filter(step_run=step_run, status=WorkItem.Status.OPEN)
+        table = WorkItem._meta.db_table
+        memberships = get_user_model().groups.through._meta.db_table
+        sql = (
+            f"UPDATE {table} SET status = %s, completed_by_id = %s, completed_at = %s "
+            "WHERE step_run_id = %s AND status = %s"
+        )
+        params = [
+            WorkItem.Status.COMPLETED,
+            getattr(user, "pk", None),
+            connection.ops.adapt_datetimefield_value(now),
+            step_run.pk,
+            WorkItem.Status.OPEN,
+        ]
         if user is not None:
-            items = items.filter(
-                Q(assignee_user=user)
-                | Q(assignee_queue__isnull=False, owner=user)
-                | Q(assignee_group__in=user.groups.values("pk"))
+            sql += (
+                " AND (assignee_user_id = %s OR (assignee_queue_id IS NOT NULL AND owner_id = %s)"
+                f" OR assignee_group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %s))"
             )
-        if not items.update(status=WorkItem.Status.COMPLETED, completed_by=user, completed_at=now):
+            params += [user.pk, user.pk, user.pk]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            closed = cursor.rowcount
+        if not closed:
             raise StepRefused(
                 "This item is no longer yours to complete: it was released or reassigned meanwhile."
             )

@@ -5,20 +5,21 @@ It lives in the demo app because it composes everything (engine, work items, the
 Every interactive step is claimed (when it waits in a queue) and completed through the same
 service functions the web views call, as its assignee; background steps run through the
 same task body a worker runs, in this process (Celery's eager mode), so the figures measure
-the engine and the database, not the broker. The fake payroll API is served from a thread.
+the engine and the database, not the broker. The fake payroll API is served by a separate process.
 """
 
+import os
+import socket
 import statistics
-import threading
+import subprocess
+import sys
 import time
 from collections import Counter
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.core.wsgi import get_wsgi_application
 from django.db import connection
 
 from orchestrator.celery import app as celery_app
@@ -53,9 +54,46 @@ WHO = {
 }
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
+class _PayrollServer:
+    """The demo's fake payroll API served by gunicorn in a separate process."""
+
+    def __init__(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/demo/payroll/employees/"
+        env = {**os.environ, "CONN_MAX_AGE": "600", "DEBUG": "true", "LOG_LEVEL": "WARNING"}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "orchestrator.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        self.stop()
+        raise CommandError("The fake payroll API did not start.")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 class _Meter:
@@ -101,11 +139,10 @@ class Command(BaseCommand):
             u.username: u
             for u in get_user_model().objects.filter(username__in=[*WHO.values(), "manager"])
         }
-        # The fake payroll API keeps its database connection, as a production server would.
-        connection.settings_dict["CONN_MAX_AGE"] = 600
-        server = make_server("127.0.0.1", 0, get_wsgi_application(), handler_class=_Quiet)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        settings.PAYROLL_API_URL = f"http://127.0.0.1:{server.server_port}/demo/payroll/employees/"
+        # The fake payroll API runs in its own process, as an external service would, so that
+        # its work is not counted as the engine's.
+        payroll = _PayrollServer()
+        settings.PAYROLL_API_URL = payroll.url
         settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
         # Measure as production runs: no query log kept in memory by DEBUG.
         settings.DEBUG = False
@@ -125,7 +162,7 @@ class Command(BaseCommand):
                 self._one_run(n, users, meter)
                 durations.append(time.perf_counter() - t0)
             elapsed = time.perf_counter() - started
-        server.shutdown()
+        payroll.stop()
 
         db_rate = self._database_commit_rate()
         rate = runs / elapsed
@@ -152,9 +189,9 @@ class Command(BaseCommand):
         run = engine.launch("employee-onboarding", started_by=users["hr"])
         # Three stages wait for people: the new hire form, IT and Facilities, the manager.
         for _ in range(3):
-            # As the work item page loads it (workitems.views._get_work_item_for_user).
+            # The open items with what claiming and completing read (step, queue).
             items = WorkItem.objects.filter(run=run, status=WorkItem.Status.OPEN).select_related(
-                "step", "assignee_user", "assignee_queue", "assignee_group", "owner"
+                "step", "assignee_queue"
             )
             for item in items:
                 user = users[WHO[item.step.key]]
