@@ -61,7 +61,8 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+# Where people reach the site (links in emails). `make run PORT=8001` moves the default.
+SITE_URL = envstr("SITE_URL", f"http://127.0.0.1:{envint('PORT', 8000)}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
