@@ -174,8 +174,14 @@ _STEP_RUNS_WITH_RUN = _PreparedSelect(
     lambda: StepRun.objects.filter(run_id=0).select_related("run").order_by("id"),
     (StepRun, Run),
 )
+# Both sides filtered by the run, so that the planner reads each through its run_id index
+# (with the join condition alone it hashed a sequential scan of all stage runs).
 _STEP_RUNS_OF_RUN = _PreparedSelect(
-    lambda: StepRun.objects.filter(run_id=0).select_related("stage_run").order_by("id"),
+    lambda: (
+        StepRun.objects.filter(run_id=0, stage_run__run_id=0)
+        .select_related("stage_run")
+        .order_by("id")
+    ),
     (StepRun, StageRun),
 )
 
@@ -214,7 +220,7 @@ class _RunState:
         ((run,),) = found
         step_runs = []
         stage_runs: dict[int, StageRun] = {}
-        for step_run, stage_run in _STEP_RUNS_OF_RUN.fetch(run_id):
+        for step_run, stage_run in _STEP_RUNS_OF_RUN.fetch(run_id, run_id):
             step_run.run = run
             step_run.stage_run = stage_runs.setdefault(stage_run.pk, stage_run)
             step_runs.append(step_run)
