@@ -8,6 +8,7 @@ same task body a worker runs, in this process (Celery's eager mode), so the figu
 the engine and the database, not the broker. The fake payroll API is served by a separate process.
 """
 
+import logging
 import os
 import socket
 import statistics
@@ -148,6 +149,7 @@ class Command(BaseCommand):
         settings.DEBUG = False
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
         celery_app.conf.task_always_eager = True
+        logging.getLogger("celery").setLevel(logging.WARNING)  # a line per task otherwise
 
         for n in range(warmup):
             self._one_run(-1 - n, users)
