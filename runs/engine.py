@@ -24,9 +24,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from orchestrator.actions import ActionContext, LaunchChild, Result, Suspend, get_action
+from orchestrator.dates import said_when
 from orchestrator.expressions import ExpressionError, MissingData, condition_holds, resolve_value
 from orchestrator.models import Orchestration, OrchestrationVersion, StageRoute, Step
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
@@ -80,7 +80,7 @@ class OrchestrationNotFound(EngineError):
 class RunNotActive(EngineError):
     def __init__(self, run: Run):
         self.run = run
-        when = _when(run.finished_at)
+        when = said_when(run.finished_at)
         super().__init__(f"This run was already {run.get_status_display().lower()} {when}.")
 
 
@@ -89,7 +89,7 @@ class StepNotWaiting(EngineError):
 
     def __init__(self, step_run: StepRun, who: str | None = None):
         self.step_run = step_run
-        when = _when(step_run.finished_at)
+        when = said_when(step_run.finished_at)
         status = step_run.status
         if status == S.COMPLETED:
             message = f"Already completed by {who or 'someone else'} {when}."
@@ -110,15 +110,6 @@ class StepNotRetryable(EngineError):
 
 class CompletionRefused(EngineError):
     """The step's kind refused the person (e.g. the work item was reassigned meanwhile)."""
-
-
-def _when(moment) -> str:
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment)
-    if local.date() == timezone.localdate():
-        return f"at {date_format(local, 'H:i')}"
-    return f"on {date_format(local, 'j M Y')} at {date_format(local, 'H:i')}"
 
 
 def _user_label(user) -> str | None:

@@ -462,22 +462,7 @@ def stage_durations(filters: RunFilters, window: ChartWindow) -> dict[str, Any]:
         return (stage["version__orchestration__name"], stage["position"], stage["label"])
 
     stats = sorted((row for row in stats if row.group[0] in names), key=order)
-    unit, divisor = _unit([row.p90 for row in stats])
-    labels = []
-    for row in stats:
-        stage = names[row.group[0]]
-        labels.append(
-            stage["label"]
-            if filters.orchestration is not None
-            else f"{stage['version__orchestration__name']}: {stage['label']}"
-        )
-    return {
-        "unit": unit,
-        "labels": labels,
-        "count": [row.count for row in stats],
-        "mean": [_scaled(row.mean, divisor) for row in stats],
-        "p90": [_scaled(row.p90, divisor) for row in stats],
-    }
+    return _duration_chart(stats, names, filters)
 
 
 def longest_waits(
@@ -500,14 +485,20 @@ def longest_waits(
     }
     stats = [row for row in stats if row.group[0] in names]
     stats = sorted(stats, key=lambda row: (-(row.mean or 0), row.group))[:LONGEST_WAITS]
+    return _duration_chart(stats, names, filters)
+
+
+def _duration_chart(stats, names: dict, filters: RunFilters) -> dict[str, Any]:
+    """Chart data for duration stats grouped by a stage or a step: labels (with the
+    orchestration's name when the chart covers all of them), counts, mean and p90."""
     unit, divisor = _unit([row.p90 for row in stats])
     labels = []
     for row in stats:
-        step = names[row.group[0]]
+        named = names[row.group[0]]
         labels.append(
-            step["label"]
+            named["label"]
             if filters.orchestration is not None
-            else f"{step['version__orchestration__name']}: {step['label']}"
+            else f"{named['version__orchestration__name']}: {named['label']}"
         )
     return {
         "unit": unit,

@@ -13,9 +13,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
-from django.utils.formats import date_format
 
+from orchestrator.dates import said_when
 from orchestrator.models import Queue
 from runs import engine
 from runs.models import StepRun
@@ -235,7 +234,7 @@ def _conflict(pk: int, user: User, *, releasing: bool = False) -> WorkItemConfli
 
 def closed_message(item: WorkItem) -> str:
     """Why a work item that is no longer open cannot be worked on."""
-    when = _when(item.completed_at)
+    when = said_when(item.completed_at)
     if item.status == WorkItem.Status.COMPLETED:
         who = user_label(item.completed_by) if item.completed_by_id else "someone else"
         return f"Already completed by {who} {when}.".replace(" .", ".")
@@ -246,15 +245,6 @@ def _assignment_label(item: WorkItem) -> str:
     if item.owner_id is not None:
         return f"{item.assignee_label} (claimed by {item.owner_label})"
     return item.assignee_label
-
-
-def _when(moment) -> str:
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment)
-    if local.date() == timezone.localdate():
-        return f"at {date_format(local, 'H:i')}"
-    return f"on {date_format(local, 'j M Y')} at {date_format(local, 'H:i')}"
 
 
 def escalate_work_item(*, item: WorkItem, now) -> None:
