@@ -48,12 +48,10 @@ def claim_work_item(*, item: WorkItem, user: User) -> None:
         ).update(owner=user)
         if not claimed:
             raise _conflict(item.pk, user)
-        engine.record_event(
-            run_id=item.run_id,
-            step_run_id=item.step_run_id,
-            kind="work_item.claimed",
-            actor=user,
-            work_item=item.pk,
+        _record(
+            item,
+            "work_item.claimed",
+            user,
             queue=item.assignee_label,
         )
     item.owner = user
@@ -75,12 +73,10 @@ def release_work_item(*, item: WorkItem, user: User) -> None:
         )
         if not released:
             raise _conflict(item.pk, user, releasing=True)
-        engine.record_event(
-            run_id=item.run_id,
-            step_run_id=item.step_run_id,
-            kind="work_item.released",
-            actor=user,
-            work_item=item.pk,
+        _record(
+            item,
+            "work_item.released",
+            user,
             owner=previous_owner,
             queue=item.assignee_label,
         )
@@ -161,12 +157,10 @@ def reassign_work_item(
             raise _conflict(item.pk, user)
         item.assignee_user, item.assignee_queue, item.assignee_group = to_user, to_queue, None
         item.owner = None
-        engine.record_event(
-            run_id=item.run_id,
-            step_run_id=item.step_run_id,
-            kind="work_item.reassigned",
-            actor=user,
-            work_item=item.pk,
+        _record(
+            item,
+            "work_item.reassigned",
+            user,
             previous=previous,
             to=item.assignee_label,
             **({"reason": reason} if reason else {}),
@@ -196,6 +190,18 @@ def complete_work_item(*, item: WorkItem, user: User, answers: dict[str, Any]) -
         _require_actor(item, user)
     return engine.complete_step(
         run_id=item.run_id, step_run_id=item.step_run_id, outputs=answers, user=user
+    )
+
+
+def _record(item: WorkItem, kind: str, actor, **data) -> None:
+    """Append a work item event (claim, release, reassignment, escalation) to its run's log."""
+    engine.record_event(
+        run_id=item.run_id,
+        step_run_id=item.step_run_id,
+        kind=kind,
+        actor=actor,
+        work_item=item.pk,
+        **data,
     )
 
 
@@ -261,11 +267,10 @@ def escalate_work_item(*, item: WorkItem, now) -> None:
         item.owner = None
         fields += ["assignee_user", "assignee_queue", "assignee_group", "owner"]
     item.save(update_fields=fields)
-    engine.record_event(
-        run_id=item.run_id,
-        step_run_id=item.step_run_id,
-        kind="work_item.escalated",
-        work_item=item.pk,
+    _record(
+        item,
+        "work_item.escalated",
+        None,
         previous=previous,
         to=item.assignee_label if target is not None else None,
     )
