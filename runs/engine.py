@@ -30,6 +30,7 @@ from orchestrator.dates import said_when
 from orchestrator.expressions import ExpressionError, MissingData, condition_holds, resolve_value
 from orchestrator.models import Orchestration, OrchestrationVersion, StageRoute, Step
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
+from runs import rows
 from runs.kinds import StepCannotStart, StepRefused, StepStart, dispatch, get_kind
 from runs.models import Run, RunEvent, StageRun, StepRun
 
@@ -320,22 +321,13 @@ class _RunState:
         """Write everything changed: new rows in bulk, then one update per table, then let
         the kinds start and cancel their step runs, then the events."""
         assert connection.in_atomic_block
-        if self._dirty_run and self.run.pk:
-            self.run.save(update_fields=sorted(self._dirty_run))
-        elif not self.run.pk:
-            self.run.save()
-        self._dirty_run.clear()
-        new_stage_runs = [obj for obj in self._new if isinstance(obj, StageRun)]
-        new_step_runs = [obj for obj in self._new if isinstance(obj, StepRun)]
-        if new_stage_runs:
-            StageRun.objects.bulk_create(new_stage_runs)
-        if new_step_runs:
-            for step_run in new_step_runs:
-                step_run.stage_run_id = step_run.stage_run.pk
-            StepRun.objects.bulk_create(new_step_runs)
+        if self._dirty_run:
+            rows.update([self.run], {id(self.run): self._dirty_run})
+        rows.insert([obj for obj in self._new if isinstance(obj, StageRun)])
+        rows.insert([obj for obj in self._new if isinstance(obj, StepRun)])
         self._new.clear()
-        _bulk_update(self.stage_runs, self._dirty_stages)
-        _bulk_update(self.step_runs, self._dirty_steps)
+        rows.update(self.stage_runs, self._dirty_stages)
+        rows.update(self.step_runs, self._dirty_steps)
         by_kind: dict[str, list[StepStart]] = {}
         for start in self._starts:
             by_kind.setdefault(start.step.kind, []).append(start)
@@ -349,51 +341,8 @@ class _RunState:
         for kind_name, step_runs in cancelled.items():
             get_kind(kind_name).cancel(step_runs, self.now)
         self._cancelled.clear()
-        if self._events:
-            RunEvent.objects.bulk_create(self._events)
-            self._events.clear()
-
-
-def _bulk_update(objects: Iterable[models.Model], dirty: dict[int, set[str]]) -> None:
-    """One UPDATE for all changed rows of a table: `SET f = CASE id WHEN .. THEN .. END`.
-
-    Written by hand rather than with QuerySet.bulk_update(), whose expression machinery cost
-    more CPU than the whole rest of a transition (see `make bench`)."""
-    changed = [obj for obj in objects if id(obj) in dirty]
-    if not changed:
-        return
-    model = type(changed[0])
-    meta = model._meta
-    fields = [
-        meta.get_field(name) for name in sorted(set().union(*(dirty[id(o)] for o in changed)))
-    ]
-    quote = connection.ops.quote_name
-    params: list[Any] = []
-    if len(changed) == 1:
-        assignments = [f"{quote(field.column)} = %s" for field in fields]
-        params = [
-            field.get_db_prep_save(getattr(changed[0], field.attname), connection)
-            for field in fields
-        ]
-        where = f"{quote(meta.pk.column)} = %s"
-        params.append(changed[0].pk)
-    else:
-        cast = connection.features.requires_casted_case_in_updates
-        assignments = []
-        for field in fields:
-            cases = " ".join("WHEN %s THEN %s" for _ in changed)
-            case = f"CASE {quote(meta.pk.column)} {cases} END"
-            if cast:
-                case = f"CAST({case} AS {field.db_type(connection)})"
-            assignments.append(f"{quote(field.column)} = {case}")
-            for obj in changed:
-                params += [obj.pk, field.get_db_prep_save(getattr(obj, field.attname), connection)]
-        where = f"{quote(meta.pk.column)} IN ({', '.join('%s' for _ in changed)})"
-        params += [obj.pk for obj in changed]
-    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-    dirty.clear()
+        rows.insert(self._events)
+        self._events.clear()
 
 
 # Run data ----------------------------------------------------------------------------------
@@ -686,7 +635,7 @@ def _new_run(plan, *, inputs, record, started_by, title, parent_step_run=None) -
         run.record_id = str(record.pk)
         context["record"] = _record_snapshot(record)
         run.title = run.title or str(record)[:200]
-    run.save()
+    rows.insert([run])
     state = _RunState(run, plan, [], [], now)
     state.event("run.started", actor=started_by, inputs=context["input"])
     for stage_plan in plan.stages:
@@ -1090,7 +1039,7 @@ def record_event(
     *, run_id: int, kind: str, actor=None, step_run_id: int | None = None, **data
 ) -> RunEvent:
     """Append an event that is not a run state change (a claim, a release, a reassignment)."""
-    return RunEvent.objects.create(
+    event = RunEvent(
         run_id=run_id,
         step_run_id=step_run_id,
         kind=kind,
@@ -1098,3 +1047,5 @@ def record_event(
         data=_jsonable(data),
         created_at=timezone.now(),
     )
+    rows.insert([event])
+    return event

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from orchestrator.expressions import ExpressionError, evaluate
+from runs import rows
 from runs.kinds import StepCannotStart, StepKind, StepRefused, StepStart
 from runs.models import StepRun
 from workitems.models import WorkItem
@@ -52,7 +53,7 @@ class InteractiveKind(StepKind):
             item = start.prepared
             item.step_run = start.step_run
             items.append(item)
-        WorkItem.objects.bulk_create(items)
+        rows.insert(items)
 
     def completed(self, step_run, user, now) -> None:
         """Close the open work item, only if `user` may still act on it: the assignee, the
