@@ -119,56 +119,35 @@ def _user_label(user) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
-# Prepared reads for the hot path ----------------------------------------------------------
+# Reads of the hot path, compiled once per process --------------------------------------
 
 
-class _PreparedSelect:
-    """A SELECT that the ORM compiles once per process; each call only executes it and builds
-    the model instances, so a transition pays no query-building CPU for its reads."""
-
-    def __init__(self, build, models_: tuple[type[models.Model], ...]):
-        self._build = build  # a function giving the QuerySet, with 0 where the id goes
-        self._models = models_
-        self._compiled = None
-
-    def fetch(self, *params) -> list[tuple[models.Model, ...]]:
-        if self._compiled is None:
-            queryset = self._build()
-            compiler = queryset.query.get_compiler(using=queryset.db)
-            sql, _ = compiler.as_sql()
-            converters = compiler.get_converters([col for col, _, _ in compiler.select])
-            names = [[f.attname for f in model._meta.concrete_fields] for model in self._models]
-            self._compiled = (sql, compiler, converters, names)
-        sql, compiler, converters, names = self._compiled
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        if converters:
-            rows = compiler.apply_converters(rows, converters)
-        result = []
-        for row in rows:
-            objects, start = [], 0
-            for model, attnames in zip(self._models, names, strict=True):
-                end = start + len(attnames)
-                objects.append(model.from_db(connection.alias, attnames, row[start:end]))
-                start = end
-            result.append(tuple(objects))
-        return result
-
-
-_LOCK_RUN = _PreparedSelect(
+_LOCK_RUN = rows.PreparedSelect(
     lambda: Run.objects.select_for_update(of=("self",)).filter(pk=0), (Run,)
 )
-_LOCK_RUN_SKIP_LOCKED = _PreparedSelect(
+_LOCK_RUN_SKIP_LOCKED = rows.PreparedSelect(
     lambda: Run.objects.select_for_update(of=("self",), skip_locked=True).filter(pk=0), (Run,)
 )
-_STEP_RUNS_WITH_RUN = _PreparedSelect(
+_STEP_RUNS_WITH_RUN = rows.PreparedSelect(
     lambda: StepRun.objects.filter(run_id=0).select_related("run").order_by("id"),
     (StepRun, Run),
 )
-# Both sides filtered by the run, so that the planner reads each through its run_id index
-# (with the join condition alone it hashed a sequential scan of all stage runs).
-_STEP_RUNS_OF_RUN = _PreparedSelect(
+
+
+# PostgreSQL: the lock and the read in one statement (runs/migrations/0004_lock_run_function).
+def _lock_in_one_statement() -> bool:
+    return connection.vendor == "postgresql"
+
+
+_LOCKED_RUN = rows.FunctionRows(
+    "runs_lock_run",
+    2,
+    (("run_row", Run), ("stage_run_row", StageRun), ("step_run_row", StepRun)),
+)
+# Other backends (SQLite, whose transactions are serialised): the lock, then the read. Both
+# sides of the read are filtered by the run, so that the planner reads each through its
+# run_id index (with the join condition alone it hashed a sequential scan of stage runs).
+_STEP_RUNS_OF_RUN = rows.PreparedSelect(
     lambda: (
         StepRun.objects.filter(run_id=0, stage_run__run_id=0)
         .select_related("stage_run")
@@ -204,18 +183,24 @@ class _RunState:
         """Lock the run row, then read its stage runs and step runs (after the lock, so that
         they are current). With skip_locked, None when another transaction holds the run."""
         assert connection.in_atomic_block
-        found = (_LOCK_RUN_SKIP_LOCKED if skip_locked else _LOCK_RUN).fetch(run_id)
+        if _lock_in_one_statement():
+            found = _LOCKED_RUN.fetch(run_id, skip_locked)
+            pairs = [(step_run, stage_run) for _, stage_run, step_run in found if step_run]
+        else:
+            found = (_LOCK_RUN_SKIP_LOCKED if skip_locked else _LOCK_RUN).fetch(run_id)
+            pairs = _STEP_RUNS_OF_RUN.fetch(run_id, run_id) if found else []
         if not found:
             if skip_locked:
                 return None
             raise RunNotFound()
-        ((run,),) = found
+        run = found[0][0]
         step_runs = []
         stage_runs: dict[int, StageRun] = {}
-        for step_run, stage_run in _STEP_RUNS_OF_RUN.fetch(run_id, run_id):
+        for step_run, stage_run in pairs:
             step_run.run = run
             step_run.stage_run = stage_runs.setdefault(stage_run.pk, stage_run)
             step_runs.append(step_run)
+        step_runs.sort(key=lambda step_run: step_run.id)
         ordered = sorted(stage_runs.values(), key=lambda stage_run: stage_run.id)
         return cls(run, load_plan(run.version_id), ordered, step_runs, timezone.now())
 
@@ -732,6 +717,12 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
             attempt=attempt,
             data=taken.data,
             load_record=(lambda: taken.run.record) if taken.run.record_id else None,
+            record_model=(
+                ContentType.objects.get_for_id(taken.run.record_type_id).model_class()
+                if taken.run.record_type_id
+                else None
+            ),
+            record_pk=taken.run.record_id or None,
         )
         outcome = action.function(params, context)
     except Exception as exc:

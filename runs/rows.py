@@ -1,10 +1,10 @@
-"""Writing the engine's rows with SQL built once per process.
+"""Reading and writing the engine's rows with SQL built once per process.
 
-`QuerySet.bulk_create()`, `Model.save()` and `QuerySet.bulk_update()` build their SQL anew on
-every call; on a small machine that costs more CPU than the database spends on the rows
-(`make bench` shows it). The engine and the interactive step kind write through these two
-functions instead: `insert()` for new rows, `update()` for changed ones. Both are plain
-Django-backend SQL, so they work on PostgreSQL and SQLite alike.
+`QuerySet.bulk_create()`, `Model.save()`, `QuerySet.bulk_update()` and every QuerySet build
+their SQL anew on each call; on a small machine that costs more CPU than the database spends
+on the rows (`make bench` shows it). The engine's hot path goes through these instead:
+`PreparedSelect` for its reads, `insert()` for new rows, `update()` for changed ones. All
+are plain Django-backend SQL, so they work on PostgreSQL and SQLite alike.
 
 Like bulk_create(), they send no model signals; the runtime models have no receivers.
 """
@@ -108,3 +108,92 @@ def update(objects: list[models.Model], dirty: dict[int, set[str]]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
     dirty.clear()
+
+
+class PreparedSelect:
+    """A SELECT that the ORM compiles once per process; each call only executes it and builds
+    the model instances, so a transition pays no query-building CPU for its reads."""
+
+    def __init__(self, build, models_: tuple[type[models.Model], ...]):
+        self._build = build  # a function giving the QuerySet, with 0 where the id goes
+        self._models = models_
+        self._compiled = None
+
+    def fetch(self, *params) -> list[tuple[models.Model, ...]]:
+        if self._compiled is None:
+            queryset = self._build()
+            compiler = queryset.query.get_compiler(using=queryset.db)
+            sql, _ = compiler.as_sql()
+            converters = compiler.get_converters([col for col, _, _ in compiler.select])
+            names = [[f.attname for f in model._meta.concrete_fields] for model in self._models]
+            self._compiled = (sql, compiler, converters, names)
+        sql, compiler, converters, names = self._compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if converters:
+            rows = compiler.apply_converters(rows, converters)
+        result = []
+        for row in rows:
+            objects, start = [], 0
+            for model, attnames in zip(self._models, names, strict=True):
+                end = start + len(attnames)
+                objects.append(model.from_db(connection.alias, attnames, row[start:end]))
+                start = end
+            result.append(tuple(objects))
+        return result
+
+
+class FunctionRows:
+    """The rows of a PostgreSQL set-returning function whose columns are whole table rows
+    (`RETURNS TABLE (run_row runs_run, ...)`), as model instances: a column that is NULL (a
+    LEFT JOIN that found nothing) gives None. The SELECT is built once per process, naming
+    each field's column, so it follows the models whatever order the table's columns are in.
+    """
+
+    def __init__(self, function: str, arity: int, columns: tuple[tuple[str, type], ...]):
+        self._function = function
+        self._arity = arity
+        self._columns = columns
+        self._compiled = None
+
+    def _compile(self):
+        quote = connection.ops.quote_name
+        selected, layout = [], []
+        for column, model in self._columns:
+            fields = model._meta.concrete_fields
+            selected += [f"(f.{column}).{quote(field.column)}" for field in fields]
+            converters = []
+            for index, field in enumerate(fields):
+                col = field.get_col(model._meta.db_table)
+                for converter in connection.ops.get_db_converters(col) + field.get_db_converters(
+                    connection
+                ):
+                    converters.append((index, converter, col))
+            pk_index = [field.primary_key for field in fields].index(True)
+            layout.append((model, [field.attname for field in fields], converters, pk_index))
+        arguments = ", ".join("%s" for _ in range(self._arity))
+        sql = f"SELECT {', '.join(selected)} FROM {self._function}({arguments}) f"
+        return sql, layout
+
+    def fetch(self, *params) -> list[tuple[models.Model | None, ...]]:
+        if self._compiled is None:
+            self._compiled = self._compile()
+        sql, layout = self._compiled
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        result = []
+        for row in found:
+            objects, start = [], 0
+            for model, attnames, converters, pk_index in layout:
+                values = list(row[start : start + len(attnames)])
+                start += len(attnames)
+                if values[pk_index] is None:  # no row here
+                    objects.append(None)
+                    continue
+                for index, converter, col in converters:
+                    values[index] = converter(values[index], col, connection)
+                objects.append(model.from_db(connection.alias, attnames, values))
+            result.append(tuple(objects))
+        return result

@@ -42,6 +42,9 @@ class ActionContext:
     data: dict[str, Any]
     # The run's related record, loaded on first use (most actions never touch it).
     load_record: Callable[[], Any] | None = None
+    # Its model and primary key, known without loading it (to update it in one statement).
+    record_model: type | None = None
+    record_pk: str | None = None
 
     @functools.cached_property
     def record(self) -> Any:

@@ -22,6 +22,8 @@ def context(record=None, step_run_id=7) -> ActionContext:
         attempt=1,
         data={"new_hire_form": dict(NEW_HIRE)},
         load_record=lambda: record,
+        record_model=type(record) if record else None,
+        record_pk=str(record.pk) if record else None,
     )
 
 

@@ -7,7 +7,15 @@ from runs.models import Run, RunEvent, StageRun, StepRun
 from tests.definitions import build
 from tests.runs.engine_helpers import complete, statuses, work_background
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lock_path")]
+
+
+@pytest.fixture(params=["one statement", "lock then read"])
+def lock_path(request, monkeypatch):
+    """Every flow runs both ways of locking a run: PostgreSQL's runs_lock_run() function,
+    and the lock then the read that SQLite (the embedded default of `make run`) uses."""
+    if request.param == "lock then read":
+        monkeypatch.setattr(engine, "_lock_in_one_statement", lambda: False)
 
 
 def test_steps_start_when_their_dependencies_are_done(assignee):
