@@ -134,6 +134,15 @@ _STEP_RUNS_WITH_RUN = rows.PreparedSelect(
 )
 
 
+# The version a launch runs: parameters (orchestration key, "active"), in this order.
+_ACTIVE_VERSION = rows.PreparedSelect(
+    lambda: OrchestrationVersion.objects.filter(orchestration__key="").filter(
+        status=OrchestrationVersion.Status.ACTIVE
+    ),
+    (OrchestrationVersion,),
+)
+
+
 # PostgreSQL: the lock and the read in one statement (runs/migrations/0004_lock_run_function).
 def _lock_in_one_statement() -> bool:
     return connection.vendor == "postgresql"
@@ -574,20 +583,15 @@ def launch(
 ) -> Run:
     """Start a run of the orchestration's active version (the run is pinned to it): creates
     the run with its stage runs and step runs, and starts the first stage."""
-    version = (
-        OrchestrationVersion.objects.filter(
-            orchestration__key=orchestration_key, status=OrchestrationVersion.Status.ACTIVE
-        )
-        .only("id", "orchestration_id", "status")
-        .first()
-    )
-    if version is None:
+    found = _ACTIVE_VERSION.fetch(orchestration_key, OrchestrationVersion.Status.ACTIVE)
+    if not found:
         if not Orchestration.objects.filter(key=orchestration_key).exists():
             raise OrchestrationNotFound(f'There is no orchestration "{orchestration_key}".')
         raise OrchestrationNotFound(
             f'The orchestration "{orchestration_key}" has no active version to run.'
         )
     with transaction.atomic():
+        ((version,),) = found
         state = _new_run(
             load_plan(version.pk),
             inputs=inputs,

@@ -18,8 +18,13 @@ class Run(models.Model):
 
     version = models.ForeignKey(OrchestrationVersion, on_delete=models.PROTECT, related_name="runs")
     # Denormalised from version so that dashboard filters and counts need no join.
+    # Foreign keys whose own index another index already leads with say db_index=False:
+    # every index is one more write for each run, stage run, step run and event.
     orchestration = models.ForeignKey(
-        "orchestrator.Orchestration", on_delete=models.PROTECT, related_name="runs"
+        "orchestrator.Orchestration",
+        on_delete=models.PROTECT,
+        related_name="runs",
+        db_index=False,  # run_orch_started
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     outcome = models.CharField(max_length=100, blank=True)
@@ -27,7 +32,12 @@ class Run(models.Model):
     # on their step runs; `runs.data.run_data()` puts the two together for expressions.
     context = models.JSONField(default=dict, blank=True)
     record_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # run_record
     )
     record_id = models.CharField(max_length=64, blank=True)
     record = GenericForeignKey("record_type", "record_id")
@@ -100,7 +110,12 @@ class StageRun(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="stage_runs")
+    run = models.ForeignKey(
+        Run,
+        on_delete=models.CASCADE,
+        related_name="stage_runs",
+        db_index=False,  # stage_run_iteration_unique
+    )
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     iteration = models.PositiveIntegerField(default=1)
@@ -137,7 +152,12 @@ class StepRun(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
     stage_run = models.ForeignKey(StageRun, on_delete=models.CASCADE, related_name="step_runs")
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="+")
+    step = models.ForeignKey(
+        Step,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # steprun_step_status
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     outputs = models.JSONField(default=dict, blank=True)
@@ -195,7 +215,12 @@ class StepRun(models.Model):
 class RunEvent(models.Model):
     """Append-only audit log of a run: what happened, to which step, by whom, when."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    run = models.ForeignKey(
+        Run,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,  # runevent_run
+    )
     step_run = models.ForeignKey(
         StepRun, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )

@@ -115,7 +115,9 @@ class PreparedSelect:
     the model instances, so a transition pays no query-building CPU for its reads."""
 
     def __init__(self, build, models_: tuple[type[models.Model], ...]):
-        self._build = build  # a function giving the QuerySet, with 0 where the id goes
+        # A function giving the QuerySet, with placeholder values (0, "") where the
+        # parameters of fetch() go, in the order the SQL has them.
+        self._build = build
         self._models = models_
         self._compiled = None
 
@@ -123,11 +125,13 @@ class PreparedSelect:
         if self._compiled is None:
             queryset = self._build()
             compiler = queryset.query.get_compiler(using=queryset.db)
-            sql, _ = compiler.as_sql()
+            sql, example = compiler.as_sql()
             converters = compiler.get_converters([col for col, _, _ in compiler.select])
             names = [[f.attname for f in model._meta.concrete_fields] for model in self._models]
-            self._compiled = (sql, compiler, converters, names)
-        sql, compiler, converters, names = self._compiled
+            self._compiled = (sql, len(example), compiler, converters, names)
+        sql, arity, compiler, converters, names = self._compiled
+        if len(params) != arity:
+            raise TypeError(f"This query takes {arity} parameters, not {len(params)}: {sql}")
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()

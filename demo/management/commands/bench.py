@@ -171,21 +171,23 @@ class Command(BaseCommand):
         celery_app.conf.task_always_eager = True
         logging.getLogger("celery").setLevel(logging.WARNING)  # a line per task otherwise
 
-        for n in range(warmup):
-            self._one_run(-1 - n, users)
-        meter = _Meter()
-        meter.wrap_commit()
-        durations = []
-        with connection.execute_wrapper(meter):
-            started, cpu_started = time.perf_counter(), time.process_time()
-            for n in range(runs):
-                t0 = time.perf_counter()
-                meter.on = True
-                self._one_run(n, users, meter)
-                durations.append(time.perf_counter() - t0)
-            elapsed = time.perf_counter() - started
-            cpu = time.process_time() - cpu_started
-        payroll.stop()
+        try:
+            for n in range(warmup):
+                self._one_run(-1 - n, users)
+            meter = _Meter()
+            meter.wrap_commit()
+            durations = []
+            with connection.execute_wrapper(meter):
+                started, cpu_started = time.perf_counter(), time.process_time()
+                for n in range(runs):
+                    t0 = time.perf_counter()
+                    meter.on = True
+                    self._one_run(n, users, meter)
+                    durations.append(time.perf_counter() - t0)
+                elapsed = time.perf_counter() - started
+                cpu = time.process_time() - cpu_started
+        finally:
+            payroll.stop()  # also when a run fails: no server left behind
 
         db_rate = self._database_commit_rate()
         rate = runs / elapsed
