@@ -313,29 +313,31 @@ class _RunState:
 
     def flush(self) -> None:
         """Write everything changed: new rows in bulk, then one update per table, then let
-        the kinds start and cancel their step runs, then the events."""
+        the kinds start and cancel their step runs, then the events. Pipelined: only the
+        inserts whose new keys later rows refer to wait for an answer."""
         assert connection.in_atomic_block
-        if self._dirty_run:
-            rows.update([self.run], {id(self.run): self._dirty_run})
-        rows.insert([obj for obj in self._new if isinstance(obj, StageRun)])
-        rows.insert([obj for obj in self._new if isinstance(obj, StepRun)])
-        self._new.clear()
-        rows.update(self.stage_runs, self._dirty_stages)
-        rows.update(self.step_runs, self._dirty_steps)
-        by_kind: dict[str, list[StepStart]] = {}
-        for start in self._starts:
-            by_kind.setdefault(start.step.kind, []).append(start)
-        for kind_name, starts in by_kind.items():
-            get_kind(kind_name).start(starts)
-        self._starts.clear()
-        cancelled: dict[str, list[StepRun]] = {}
-        for step_run in self._cancelled:
-            kind_name = self.plan.steps[step_run.step_id].kind
-            cancelled.setdefault(kind_name, []).append(step_run)
-        for kind_name, step_runs in cancelled.items():
-            get_kind(kind_name).cancel(step_runs, self.now)
-        self._cancelled.clear()
-        rows.insert(self._events)
+        with rows.pipeline():
+            if self._dirty_run:
+                rows.update([self.run], {id(self.run): self._dirty_run})
+            rows.insert([obj for obj in self._new if isinstance(obj, StageRun)])
+            rows.insert([obj for obj in self._new if isinstance(obj, StepRun)])
+            self._new.clear()
+            rows.update(self.stage_runs, self._dirty_stages)
+            rows.update(self.step_runs, self._dirty_steps)
+            by_kind: dict[str, list[StepStart]] = {}
+            for start in self._starts:
+                by_kind.setdefault(start.step.kind, []).append(start)
+            for kind_name, starts in by_kind.items():
+                get_kind(kind_name).start(starts)
+            self._starts.clear()
+            cancelled: dict[str, list[StepRun]] = {}
+            for step_run in self._cancelled:
+                kind_name = self.plan.steps[step_run.step_id].kind
+                cancelled.setdefault(kind_name, []).append(step_run)
+            for kind_name, step_runs in cancelled.items():
+                get_kind(kind_name).cancel(step_runs, self.now)
+            self._cancelled.clear()
+            rows.insert(self._events, keys=False)
         self._events.clear()
 
 

@@ -9,10 +9,22 @@ are plain Django-backend SQL, so they work on PostgreSQL and SQLite alike.
 Like bulk_create(), they send no model signals; the runtime models have no receivers.
 """
 
+import contextlib
 from functools import cache
 from typing import Any
 
 from django.db import connection, models
+
+
+def pipeline():
+    """On PostgreSQL, send the statements of the block without waiting for each one's answer
+    (psycopg's pipeline mode): the block's writes cost one round trip, not one each. A
+    statement whose result is read (RETURNING, rowcount) still waits for it. Elsewhere,
+    statements go one by one as usual."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        return connection.connection.pipeline()
+    return contextlib.nullcontext()
 
 
 @cache
@@ -28,25 +40,26 @@ def _insert_fields(model: type[models.Model]) -> tuple[tuple[models.Field, ...],
 
 
 @cache
-def _insert_sql(model: type[models.Model], count: int) -> str:
+def _insert_sql(model: type[models.Model], count: int, keys: bool) -> str:
     fields, _ = _insert_fields(model)
     quote = connection.ops.quote_name
     row = f"({', '.join('%s' for _ in fields)})"
-    return (
+    sql = (
         f"INSERT INTO {quote(model._meta.db_table)} "
         f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join(row for _ in range(count))} "
-        f"RETURNING {quote(model._meta.pk.column)}"
+        f"VALUES {', '.join(row for _ in range(count))}"
     )
+    return f"{sql} RETURNING {quote(model._meta.pk.column)}" if keys else sql
 
 
-def insert(objects: list[models.Model]) -> None:
+def insert(objects: list[models.Model], *, keys: bool = True) -> None:
     """INSERT new objects of one model in one statement and set their primary keys, as
-    bulk_create() does (auto_now_add fields included)."""
+    bulk_create() does (auto_now_add fields included). With keys=False the primary keys are
+    not read back (the objects are not used again): inside pipeline() nothing waits for it."""
     if not objects:
         return
     model = type(objects[0])
-    if not connection.features.can_return_rows_from_bulk_insert:
+    if keys and not connection.features.can_return_rows_from_bulk_insert:
         model.objects.bulk_create(objects)
         return
     fields, relations = _insert_fields(model)
@@ -63,9 +76,11 @@ def insert(objects: list[models.Model]) -> None:
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objects)), params)
-        keys = cursor.fetchall()
-    for obj, (pk,) in zip(objects, keys, strict=True):
+        cursor.execute(_insert_sql(model, len(objects), keys), params)
+        if not keys:
+            return
+        found = cursor.fetchall()
+    for obj, (pk,) in zip(objects, found, strict=True):
         obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
