@@ -143,8 +143,10 @@ _ACTIVE_VERSION = rows.PreparedSelect(
 )
 
 
-# PostgreSQL: the lock and the read in one statement (runs/migrations/0004_lock_run_function).
-def _lock_in_one_statement() -> bool:
+# PostgreSQL: the lock and the read in one statement, and the take of an attempt and the read
+# in one statement, by the functions of runs/migrations/0004_lock_run_function.py and
+# 0006_take_attempt_function.py: one round trip each instead of two.
+def _sql_functions() -> bool:
     return connection.vendor == "postgresql"
 
 
@@ -152,6 +154,9 @@ _LOCKED_RUN = rows.FunctionRows(
     "runs_lock_run",
     2,
     (("run_row", Run), ("stage_run_row", StageRun), ("step_run_row", StepRun)),
+)
+_TAKE_ATTEMPT = rows.FunctionRows(
+    "runs_take_attempt", 6, (("run_row", Run), ("step_run_row", StepRun))
 )
 # Other backends (SQLite, whose transactions are serialised): the lock, then the read. Both
 # sides of the read are filtered by the run, so that the planner reads each through its
@@ -192,7 +197,7 @@ class _RunState:
         """Lock the run row, then read its stage runs and step runs (after the lock, so that
         they are current). With skip_locked, None when another transaction holds the run."""
         assert connection.in_atomic_block
-        if _lock_in_one_statement():
+        if _sql_functions():
             found = _LOCKED_RUN.fetch(run_id, skip_locked)
             pairs = [(step_run, stage_run) for _, stage_run, step_run in found if step_run]
         else:
@@ -750,27 +755,36 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
 
 def _take_attempt(*, run_id: int, step_run_id: int, attempt: int) -> _Attempt | None:
     """queued -> running for this attempt, in its own short transaction (one conditional
-    UPDATE); None when the step run has moved on (a duplicate or stale message)."""
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {quote(StepRun._meta.db_table)} SET status = %s, attempts = %s, "
-            "started_at = %s WHERE id = %s AND run_id = %s AND status = %s AND attempts = %s",
-            [
-                S.RUNNING,
-                attempt,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                step_run_id,
-                run_id,
-                S.QUEUED,
-                attempt - 1,
-            ],
-        )
-        if cursor.rowcount != 1:
+    UPDATE), then read the run's data; None when the step run has moved on (a duplicate or
+    stale message)."""
+    now = timezone.now()
+    if _sql_functions():
+        found = _TAKE_ATTEMPT.fetch(run_id, step_run_id, attempt, now, S.QUEUED, S.RUNNING)
+        if not found:
             return None
-    rows = _STEP_RUNS_WITH_RUN.fetch(run_id)
-    run = rows[0][1]
-    step_runs = [step_run for step_run, _ in rows]
+        run = found[0][0]
+        step_runs = [step_run for _, step_run in found]
+    else:
+        quote = connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(StepRun._meta.db_table)} SET status = %s, attempts = %s, "
+                "started_at = %s WHERE id = %s AND run_id = %s AND status = %s AND attempts = %s",
+                [
+                    S.RUNNING,
+                    attempt,
+                    connection.ops.adapt_datetimefield_value(now),
+                    step_run_id,
+                    run_id,
+                    S.QUEUED,
+                    attempt - 1,
+                ],
+            )
+            if cursor.rowcount != 1:
+                return None
+        found = _STEP_RUNS_WITH_RUN.fetch(run_id)
+        run = found[0][1]
+        step_runs = [step_run for step_run, _ in found]
     plan = load_plan(run.version_id)
     step_run = next(sr for sr in step_runs if sr.pk == step_run_id)
     return _Attempt(

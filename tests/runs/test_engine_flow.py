@@ -10,12 +10,13 @@ from tests.runs.engine_helpers import complete, statuses, work_background
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lock_path")]
 
 
-@pytest.fixture(params=["one statement", "lock then read"])
+@pytest.fixture(params=["SQL functions", "statement by statement"])
 def lock_path(request, monkeypatch):
-    """Every flow runs both ways of locking a run: PostgreSQL's runs_lock_run() function,
-    and the lock then the read that SQLite (the embedded default of `make run`) uses."""
-    if request.param == "lock then read":
-        monkeypatch.setattr(engine, "_lock_in_one_statement", lambda: False)
+    """Every flow runs both ways of locking a run and taking an attempt: PostgreSQL's
+    runs_lock_run() and runs_take_attempt() functions, and the statements one by one that
+    SQLite (the embedded default of `make run`) uses."""
+    if request.param == "statement by statement":
+        monkeypatch.setattr(engine, "_sql_functions", lambda: False)
 
 
 def test_steps_start_when_their_dependencies_are_done(assignee):

@@ -10,6 +10,7 @@ the engine and the database, not the broker. The fake payroll API is served by a
 
 import logging
 import os
+import re
 import secrets
 import socket
 import statistics
@@ -115,6 +116,12 @@ class _PayrollServer:
         self.process.wait(timeout=30)
 
 
+# The engine's PostgreSQL functions (runs/migrations/0004 and 0006): one statement from the
+# client, two inside (lock or update, then read); runs_take_attempt writes.
+_FUNCTION = re.compile(r"\bFROM (runs_lock_run|runs_take_attempt)\(")
+_WRITING_FUNCTIONS = {"runs_take_attempt"}
+
+
 class _Meter:
     """Counts SQL statements by kind and commits on the default connection."""
 
@@ -126,8 +133,13 @@ class _Meter:
     def __call__(self, execute, sql, params, many, context):
         if self.on:
             kind = sql.lstrip().split(None, 1)[0].upper()
+            function = _FUNCTION.search(sql)
+            writes = kind in ("INSERT", "UPDATE", "DELETE")
+            if function:
+                kind = "FUNCTION"
+                writes = function.group(1) in _WRITING_FUNCTIONS
             self.statements[kind] += 1
-            if not connection.in_atomic_block and kind in ("INSERT", "UPDATE", "DELETE"):
+            if not connection.in_atomic_block and writes:
                 self.commits += 1  # autocommit: the statement is its own transaction
         return execute(sql, params, many, context)
 
@@ -204,6 +216,8 @@ class Command(BaseCommand):
         out(f"CPU ms per run in this process: {cpu / runs * 1000:.1f}")
         by_kind = ", ".join(f"{k} {v / runs:.1f}" for k, v in meter.statements.most_common())
         out(f"SQL statements per run: {sql_per_run:.1f} ({by_kind})")
+        inside = 2 * meter.statements["FUNCTION"] / runs
+        out(f"  of which function calls run {inside:.1f} statements inside PostgreSQL")
         out(f"commits per run: {commits_per_run:.1f}")
         out(f"database one-row update commits per second (plain psycopg): {db_rate:.0f}")
         out(f"engine transitions (commits) per second: {commits_per_run * rate:.0f}")
