@@ -2,6 +2,7 @@
 
 import json
 
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -20,9 +21,13 @@ def payroll_employees(request: HttpRequest) -> JsonResponse:
     if not payload.get("email"):
         return JsonResponse({"error": "An email is required."}, status=400)
     key = request.headers.get("Idempotency-Key") or payload["email"]
-    entry, created = PayrollEntry.objects.get_or_create(
-        idempotency_key=key, defaults={"payload": payload}
-    )
+    # The first call with a key registers the hire (one INSERT); a retry finds it.
+    try:
+        with transaction.atomic():
+            entry = PayrollEntry.objects.create(idempotency_key=key, payload=payload)
+        created = True
+    except IntegrityError:
+        entry, created = PayrollEntry.objects.get(idempotency_key=key), False
     return JsonResponse(
         {"payroll_id": f"PAY-{entry.pk:05d}", "created": created}, status=201 if created else 200
     )

@@ -53,7 +53,7 @@ class InteractiveKind(StepKind):
             item = start.prepared
             item.step_run = start.step_run
             items.append(item)
-        rows.insert(items)
+        rows.insert(items, keys=False)  # nothing reads their ids here: no wait for them
 
     def completed(self, step_run, user, now) -> None:
         """Close the open work item, only if `user` may still act on it: the assignee, the
