@@ -14,6 +14,27 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
+
+
+def _builder(model: type[models.Model]):
+    """What turns a row into an instance: Model.from_db(), or, for a model with no
+    pre_init / post_init receivers, the same instance made without Model.__init__ (its
+    per-field loop was a tenth of the engine's CPU in `make bench`): the values in the
+    instance's __dict__, as __init__ puts them, and the state from_db() sets."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return lambda attnames, values: model.from_db(connection.alias, attnames, values)
+
+    def build(attnames, values):
+        obj = model.__new__(model)
+        obj.__dict__.update(zip(attnames, values, strict=True))
+        obj._state = state = ModelState()
+        state.adding = False
+        state.db = connection.alias
+        return obj
+
+    return build
 
 
 def pipeline():
@@ -142,7 +163,10 @@ class PreparedSelect:
             compiler = queryset.query.get_compiler(using=queryset.db)
             sql, example = compiler.as_sql()
             converters = compiler.get_converters([col for col, _, _ in compiler.select])
-            names = [[f.attname for f in model._meta.concrete_fields] for model in self._models]
+            names = [
+                ([f.attname for f in model._meta.concrete_fields], _builder(model))
+                for model in self._models
+            ]
             self._compiled = (sql, len(example), compiler, converters, names)
         sql, arity, compiler, converters, names = self._compiled
         if len(params) != arity:
@@ -155,9 +179,9 @@ class PreparedSelect:
         result = []
         for row in rows:
             objects, start = [], 0
-            for model, attnames in zip(self._models, names, strict=True):
+            for attnames, build in names:
                 end = start + len(attnames)
-                objects.append(model.from_db(connection.alias, attnames, row[start:end]))
+                objects.append(build(attnames, row[start:end]))
                 start = end
             result.append(tuple(objects))
         return result
@@ -190,7 +214,8 @@ class FunctionRows:
                 ):
                     converters.append((index, converter, col))
             pk_index = [field.primary_key for field in fields].index(True)
-            layout.append((model, [field.attname for field in fields], converters, pk_index))
+            attnames = [field.attname for field in fields]
+            layout.append((_builder(model), attnames, converters, pk_index))
         arguments = ", ".join("%s" for _ in range(self._arity))
         sql = f"SELECT {', '.join(selected)} FROM {self._function}({arguments}) f"
         return sql, layout
@@ -205,7 +230,7 @@ class FunctionRows:
         result = []
         for row in found:
             objects, start = [], 0
-            for model, attnames, converters, pk_index in layout:
+            for build, attnames, converters, pk_index in layout:
                 values = list(row[start : start + len(attnames)])
                 start += len(attnames)
                 if values[pk_index] is None:  # no row here
@@ -213,6 +238,6 @@ class FunctionRows:
                     continue
                 for index, converter, col in converters:
                     values[index] = converter(values[index], col, connection)
-                objects.append(model.from_db(connection.alias, attnames, values))
+                objects.append(build(attnames, values))
             result.append(tuple(objects))
         return result
