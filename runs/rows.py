@@ -13,7 +13,7 @@ import contextlib
 from functools import cache
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
@@ -24,17 +24,23 @@ def _builder(model: type[models.Model]):
     per-field loop was a tenth of the engine's CPU in `make bench`): the values in the
     instance's __dict__, as __init__ puts them, and the state from_db() sets."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        return lambda attnames, values: model.from_db(connection.alias, attnames, values)
+        return lambda attnames, values: model.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
     def build(attnames, values):
         obj = model.__new__(model)
         obj.__dict__.update(zip(attnames, values, strict=True))
         obj._state = state = ModelState()
         state.adding = False
-        state.db = connection.alias
+        state.db = DEFAULT_DB_ALIAS
         return obj
 
     return build
+
+
+def _database():
+    """The default connection's own wrapper: `django.db.connection` is a proxy that looks it
+    up again on every attribute, and these functions use it once per value."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 def pipeline():
@@ -80,7 +86,8 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
     if not objects:
         return
     model = type(objects[0])
-    if keys and not connection.features.can_return_rows_from_bulk_insert:
+    db = _database()
+    if keys and not db.features.can_return_rows_from_bulk_insert:
         model.objects.bulk_create(objects)
         return
     fields, relations = _insert_fields(model)
@@ -95,8 +102,8 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
                     raise ValueError(f"{model.__name__}.{field.name} is not saved yet.")
                 setattr(obj, field.attname, related.pk)
         for field in fields:
-            params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
-    with connection.cursor() as cursor:
+            params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
+    with db.cursor() as cursor:
         cursor.execute(_insert_sql(model, len(objects), keys), params)
         if not keys:
             return
@@ -104,7 +111,7 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
     for obj, (pk,) in zip(objects, found, strict=True):
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = db.alias
 
 
 def update(objects: list[models.Model], dirty: dict[int, set[str]]) -> None:
@@ -114,34 +121,34 @@ def update(objects: list[models.Model], dirty: dict[int, set[str]]) -> None:
     if not changed:
         return
     meta = type(changed[0])._meta
+    db = _database()
     fields = [
         meta.get_field(name) for name in sorted(set().union(*(dirty[id(o)] for o in changed)))
     ]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     params: list[Any] = []
     if len(changed) == 1:
         assignments = [f"{quote(field.column)} = %s" for field in fields]
         params = [
-            field.get_db_prep_save(getattr(changed[0], field.attname), connection)
-            for field in fields
+            field.get_db_prep_save(getattr(changed[0], field.attname), db) for field in fields
         ]
         where = f"{quote(meta.pk.column)} = %s"
         params.append(changed[0].pk)
     else:
-        cast = connection.features.requires_casted_case_in_updates
+        cast = db.features.requires_casted_case_in_updates
         assignments = []
         for field in fields:
             cases = " ".join("WHEN %s THEN %s" for _ in changed)
             case = f"CASE {quote(meta.pk.column)} {cases} END"
             if cast:
-                case = f"CAST({case} AS {field.db_type(connection)})"
+                case = f"CAST({case} AS {field.db_type(db)})"
             assignments.append(f"{quote(field.column)} = {case}")
             for obj in changed:
-                params += [obj.pk, field.get_db_prep_save(getattr(obj, field.attname), connection)]
+                params += [obj.pk, field.get_db_prep_save(getattr(obj, field.attname), db)]
         where = f"{quote(meta.pk.column)} IN ({', '.join('%s' for _ in changed)})"
         params += [obj.pk for obj in changed]
     sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}"
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
     dirty.clear()
 
@@ -224,7 +231,8 @@ class FunctionRows:
         if self._compiled is None:
             self._compiled = self._compile()
         sql, layout = self._compiled
-        with connection.cursor() as cursor:
+        db = _database()
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             found = cursor.fetchall()
         result = []
@@ -237,7 +245,7 @@ class FunctionRows:
                     objects.append(None)
                     continue
                 for index, converter, col in converters:
-                    values[index] = converter(values[index], col, connection)
+                    values[index] = converter(values[index], col, db)
                 objects.append(build(attnames, values))
             result.append(tuple(objects))
         return result
