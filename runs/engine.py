@@ -1,15 +1,17 @@
 """The run engine: the only code that changes the state of runs, stage runs and step runs.
 
 Every public function enters the same way: `transaction.atomic()`, then `_RunState.lock()`
-takes the run's row lock (`SELECT ... FOR UPDATE`) and re-reads its stage runs and step runs,
-then guards, then changes. Two users, two workers, or a user and a worker acting on one run
+takes the run's row lock (`SELECT ... FOR UPDATE`) and re-reads its stage runs and step runs
+(on PostgreSQL both in one statement, the `runs_lock_run()` function), then guards, then
+changes. Two users, two workers, or a user and a worker acting on one run
 at once are serialised; the loser sees the new state and gets a clear answer. The one lock
 order is parent run before child run: a child run only reaches its parent after its own
 transaction has committed (`transaction.on_commit`).
 
 Within a transaction the state is worked on in memory and written once at the end
 (`_RunState.flush()`): new rows in bulk, changed rows in one bulk update per table, events
-in one insert. That keeps the SQL per transition small and fixed.
+in one insert, all sent in one round trip on PostgreSQL. That keeps the SQL per transition
+small and fixed; runs/rows.py builds it once per process.
 """
 
 import contextlib
@@ -119,19 +121,7 @@ def _user_label(user) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
-# Reads of the hot path, compiled once per process --------------------------------------
-
-
-_LOCK_RUN = rows.PreparedSelect(
-    lambda: Run.objects.select_for_update(of=("self",)).filter(pk=0), (Run,)
-)
-_LOCK_RUN_SKIP_LOCKED = rows.PreparedSelect(
-    lambda: Run.objects.select_for_update(of=("self",), skip_locked=True).filter(pk=0), (Run,)
-)
-_STEP_RUNS_WITH_RUN = rows.PreparedSelect(
-    lambda: StepRun.objects.filter(run_id=0).select_related("run").order_by("id"),
-    (StepRun, Run),
-)
+# Reads of the hot path, compiled once per process ------------------------------------------
 
 
 # The version a launch runs: parameters (orchestration key, "active"), in this order.
@@ -158,9 +148,17 @@ _LOCKED_RUN = rows.FunctionRows(
 _TAKE_ATTEMPT = rows.FunctionRows(
     "runs_take_attempt", 6, (("run_row", Run), ("step_run_row", StepRun))
 )
-# Other backends (SQLite, whose transactions are serialised): the lock, then the read. Both
-# sides of the read are filtered by the run, so that the planner reads each through its
-# run_id index (with the join condition alone it hashed a sequential scan of stage runs).
+
+# Other backends (SQLite, whose transactions are serialised): the same, statement by
+# statement. The read of a locked run filters both sides by the run, so that the planner
+# reads each through its run_id index (with the join condition alone it hashed a sequential
+# scan of stage runs).
+_LOCK_RUN = rows.PreparedSelect(
+    lambda: Run.objects.select_for_update(of=("self",)).filter(pk=0), (Run,)
+)
+_LOCK_RUN_SKIP_LOCKED = rows.PreparedSelect(
+    lambda: Run.objects.select_for_update(of=("self",), skip_locked=True).filter(pk=0), (Run,)
+)
 _STEP_RUNS_OF_RUN = rows.PreparedSelect(
     lambda: (
         StepRun.objects.filter(run_id=0, stage_run__run_id=0)
@@ -168,6 +166,10 @@ _STEP_RUNS_OF_RUN = rows.PreparedSelect(
         .order_by("id")
     ),
     (StepRun, StageRun),
+)
+_STEP_RUNS_WITH_RUN = rows.PreparedSelect(
+    lambda: StepRun.objects.filter(run_id=0).select_related("run").order_by("id"),
+    (StepRun, Run),
 )
 
 
