@@ -10,9 +10,6 @@ from django.conf import settings
 from demo.models import Employee
 from orchestrator.actions import ActionFailed, Result, register_action
 
-# One session per process: it reuses its connection to payroll when the server keeps it open.
-_session = requests.Session()
-
 
 @register_action("demo_payroll_setup")
 def demo_payroll_setup(params, context):
@@ -28,7 +25,7 @@ def demo_payroll_setup(params, context):
     # Read at call time, not import time, so that tests can point it at a live server.
     url = settings.PAYROLL_API_URL
     try:
-        response = _session.post(
+        response = requests.post(
             url,
             json=payload,
             # The same key on every attempt of this step run: payroll registers the hire once.
