@@ -7,11 +7,11 @@ from runs.models import Run, RunEvent, StageRun, StepRun
 from tests.definitions import build
 from tests.runs.engine_helpers import complete, statuses, work_background
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("lock_path")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_sql")]
 
 
 @pytest.fixture(params=["SQL functions", "statement by statement"])
-def lock_path(request, monkeypatch):
+def engine_sql(request, monkeypatch):
     """Every flow runs both ways of locking a run and taking an attempt: PostgreSQL's
     runs_lock_run() and runs_take_attempt() functions, and the statements one by one that
     SQLite (the embedded default of `make run`) uses."""
