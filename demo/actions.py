@@ -4,11 +4,10 @@ A module listed in the ACTION_MODULES setting is imported at start-up; each
 `@register_action` in it becomes an action a background step can name.
 """
 
-import requests
 from django.conf import settings
 
 from demo.models import Employee
-from orchestrator.actions import ActionFailed, Result, register_action
+from orchestrator.actions import ActionFailed, Result, http, register_action
 
 
 @register_action("demo_payroll_setup")
@@ -25,19 +24,20 @@ def demo_payroll_setup(params, context):
     # Read at call time, not import time, so that tests can point it at a live server.
     url = settings.PAYROLL_API_URL
     try:
-        response = requests.post(
+        # A connection kept open from the last call is used again (orchestrator/actions/http.py).
+        response = http.request(
+            "POST",
             url,
             json=payload,
             # The same key on every attempt of this step run: payroll registers the hire once.
             headers={"Idempotency-Key": context.idempotency_key},
             timeout=10,
         )
-    except requests.RequestException as exc:
+    except http.HTTPError as exc:
         raise ActionFailed(f"The payroll system could not be reached: {exc}") from exc
-    if not 200 <= response.status_code < 300:
-        raise ActionFailed(
-            f"The payroll system answered {response.status_code}: {response.text[:500]}"
-        )
+    if not 200 <= response.status < 300:
+        text = response.data.decode("utf-8", "replace")[:500]
+        raise ActionFailed(f"The payroll system answered {response.status}: {text}")
     try:
         payroll_id = str(response.json()["payroll_id"])
     except (ValueError, KeyError, TypeError) as exc:

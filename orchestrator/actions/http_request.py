@@ -1,7 +1,6 @@
 """The `http_request` action: call an HTTP API; a non-2xx answer fails the attempt."""
 
-import requests
-
+from orchestrator.actions import http
 from orchestrator.actions.registry import ActionFailed, Param, register_action
 
 
@@ -20,19 +19,19 @@ def http_request(params, context):
     method = str(params.get("method") or "GET").upper()
     headers = {"Idempotency-Key": context.idempotency_key, **(params.get("headers") or {})}
     try:
-        response = requests.request(
+        response = http.request(
             method,
             params["url"],
             headers=headers,
             json=params.get("json"),
             timeout=float(params.get("timeout") or 10),
         )
-    except requests.RequestException as exc:
+    except http.HTTPError as exc:
         raise ActionFailed(f"{method} {params['url']} failed: {exc}") from exc
     try:
         body = response.json()
     except ValueError:
-        body = response.text[:2000]
-    if not 200 <= response.status_code < 300:
-        raise ActionFailed(f"{method} {params['url']} answered {response.status_code}: {body}")
-    return {"status": response.status_code, "response": body}
+        body = response.data.decode("utf-8", "replace")[:2000]
+    if not 200 <= response.status < 300:
+        raise ActionFailed(f"{method} {params['url']} answered {response.status}: {body}")
+    return {"status": response.status, "response": body}
