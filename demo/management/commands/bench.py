@@ -93,6 +93,11 @@ class _PayrollServer:
                 f"127.0.0.1:{port}",
                 "--workers",
                 "1",
+                # Threads keep connections alive between calls, as a real API's server would.
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "2",
                 "--log-level",
                 "warning",
             ],
