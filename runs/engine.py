@@ -290,7 +290,8 @@ class _RunState:
 
     def event(self, kind: str, *, step_run: StepRun | None = None, actor=None, **data) -> None:
         self._events.append(
-            RunEvent(
+            rows.new(
+                RunEvent,
                 run=self.run,
                 step_run=step_run,
                 kind=kind,
@@ -301,11 +302,12 @@ class _RunState:
         )
 
     def new_stage_run(self, stage_plan: StagePlan, iteration: int) -> StageRun:
-        stage_run = StageRun(run=self.run, stage=stage_plan.stage, iteration=iteration)
+        stage_run = rows.new(StageRun, run=self.run, stage=stage_plan.stage, iteration=iteration)
         self.stage_runs.append(stage_run)
         self._new.append(stage_run)
         for step in stage_plan.steps:
-            step_run = StepRun(
+            step_run = rows.new(
+                StepRun,
                 run=self.run,
                 stage_run=stage_run,
                 step=step,
@@ -318,10 +320,11 @@ class _RunState:
     def start_later(self, start: StepStart) -> None:
         self._starts.append(start)
 
-    def flush(self) -> None:
+    def flush(self, *, commit: bool = False) -> None:
         """Write everything changed: new rows in bulk, then one update per table, then let
         the kinds start and cancel their step runs, then the events. Pipelined: only the
-        inserts whose new keys later rows refer to wait for an answer."""
+        inserts whose new keys later rows refer to wait for an answer. With commit=True, the
+        last thing in the atomic block, the COMMIT goes with the writes (rows.py says when)."""
         assert connection.in_atomic_block
         with rows.pipeline():
             if self._dirty_run:
@@ -345,6 +348,8 @@ class _RunState:
                 get_kind(kind_name).cancel(step_runs, self.now)
             self._cancelled.clear()
             rows.insert(self._events, keys=False)
+            if commit:
+                rows.commit_in_pipeline()
         self._events.clear()
 
 
@@ -609,7 +614,7 @@ def launch(
             title=title,
         )
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
     return state.run
 
 
@@ -618,7 +623,8 @@ def _new_run(plan, *, inputs, record, started_by, title, parent_step_run=None) -
     context: dict[str, Any] = {"input": _jsonable(inputs or {})}
     if started_by is not None:
         context["started_by"] = started_by.get_username()
-    run = Run(
+    run = rows.new(
+        Run,
         version=plan.version,
         orchestration_id=plan.version.orchestration_id,
         status=R.RUNNING,
@@ -666,7 +672,7 @@ def complete_step(*, run_id: int, step_run_id: int, outputs: dict[str, Any], use
         if step.creates_record_id:
             _create_record(state, step, outputs)
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
     return step_run
 
 
@@ -837,7 +843,7 @@ def record_attempt(
             state.move(step_run, S.COMPLETED, outputs=outputs, error="", traceback="")
             state.event("step.completed", step_run=step_run, attempt=attempt)
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
 
 
 def _attempt_failed(state: _RunState, step_run: StepRun, step: Step, error: str, tb: str) -> None:
@@ -925,7 +931,7 @@ def resume_parent(*, step_run_id: int) -> None:
             state.event("step.failed", step_run=step_run, error=error)
             _fail_run(state, error, stage_run=step_run.stage_run)
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
 
 
 def fire_timer(*, run_id: int, step_run_id: int) -> bool:
@@ -946,7 +952,7 @@ def fire_timer(*, run_id: int, step_run_id: int) -> bool:
         state.move(step_run, S.COMPLETED, timer_due_at=None)
         state.event("step.completed", step_run=step_run, timer=True)
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
     return True
 
 
@@ -962,7 +968,7 @@ def time_out_attempt(*, run_id: int, step_run_id: int, attempt: int, error: str)
             return False
         _attempt_failed(state, step_run, state.plan.steps[step_run.step_id], error, "")
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
     return True
 
 
@@ -994,7 +1000,7 @@ def retry_step(*, step_run_id: int, user, reason: str = "") -> StepRun:
         _reopen(state, step_run)
         state.event("step.retried", step_run=step_run, actor=user, reason=reason)
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
     return step_run
 
 
@@ -1012,7 +1018,7 @@ def skip_step(*, step_run_id: int, user, reason: str = "") -> StepRun:
         _reopen(state, step_run)
         state.event("step.skipped", step_run=step_run, actor=user, reason=reason)
         _advance(state)
-        state.flush()
+        state.flush(commit=True)
     return step_run
 
 
@@ -1052,7 +1058,8 @@ def record_event(
     *, run_id: int, kind: str, actor=None, step_run_id: int | None = None, **data
 ) -> RunEvent:
     """Append an event that is not a run state change (a claim, a release, a reassignment)."""
-    event = RunEvent(
+    event = rows.new(
+        RunEvent,
         run_id=run_id,
         step_run_id=step_run_id,
         kind=kind,

@@ -37,21 +37,148 @@ def _builder(model: type[models.Model]):
     return build
 
 
+def new(model: type[models.Model], **values) -> models.Model:
+    """`model(**values)` for the engine's new rows, without Model.__init__'s per-field work:
+    every field starts at its default, then takes the given values (a foreign key by its
+    object, which is cached as the ORM caches it, or by its `_id`). A model with init
+    receivers, or a value of a field it does not have, goes through Model.__init__."""
+    defaults, factories, relations, known = _blank(model)
+    if defaults is None or not known.issuperset(values):
+        return model(**values)
+    obj = model.__new__(model)
+    fields = obj.__dict__
+    fields.update(defaults)
+    for attname, factory in factories:
+        fields[attname] = factory()
+    obj._state = state = ModelState()
+    for name, value in values.items():
+        attname = relations.get(name)
+        if attname is None:
+            fields[name] = value
+        else:
+            fields[attname] = None if value is None else value.pk
+            state.fields_cache[name] = value
+    return obj
+
+
+@cache
+def _blank(model: type[models.Model]):
+    """What new() starts from: constant defaults, default factories (dict for a JSONField),
+    foreign keys by name, and the names it accepts; defaults None when it must not be used."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        return None, (), {}, frozenset()
+    defaults, factories, relations = {}, [], {}
+    for field in model._meta.concrete_fields:
+        if field.is_relation:
+            if not field.many_to_one:
+                return None, (), {}, frozenset()
+            relations[field.name] = field.attname
+        if field.has_default() and callable(field.default):
+            factories.append((field.attname, field.default))
+        else:
+            defaults[field.attname] = field.get_default()
+    return (
+        defaults,
+        tuple(factories),
+        relations,
+        frozenset([*defaults, *dict(factories), *relations]),
+    )
+
+
 def _database():
     """The default connection's own wrapper: `django.db.connection` is a proxy that looks it
     up again on every attribute, and these functions use it once per value."""
     return connections[DEFAULT_DB_ALIAS]
 
 
+@contextlib.contextmanager
 def pipeline():
     """On PostgreSQL, send the statements of the block without waiting for each one's answer
     (psycopg's pipeline mode): the block's writes cost one round trip, not one each. A
     statement whose result is read (RETURNING, rowcount) still waits for it. Elsewhere,
     statements go one by one as usual."""
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        return connection.connection.pipeline()
-    return contextlib.nullcontext()
+    db = _database()
+    if db.vendor != "postgresql":
+        yield
+        return
+    db.ensure_connection()
+    db.rows_pipelined = True
+    try:
+        # An error a pipelined statement meets arrives when the pipeline ends, outside the
+        # cursor's own translation into Django's exceptions (IntegrityError and the like).
+        with db.wrap_database_errors, db.connection.pipeline():
+            yield
+    finally:
+        db.rows_pipelined = False
+
+
+def _execute(db, cursor, sql: str, params) -> None:
+    """Execute one statement. On PostgreSQL, when it is the first of an atomic block's
+    transaction, it carries the BEGIN: psycopg would otherwise send BEGIN on its own and wait
+    for the answer, a round trip for nothing (a tenth of a transition's)."""
+    if not _opens_transaction(db):
+        cursor.execute(sql, params)
+        return
+    raw = db.connection
+    # psycopg sends its own BEGIN only when autocommit is off; the server's transaction
+    # status, not this flag, decides from here on (commit() and rollback() look at it), and
+    # Django sets the flag back when the atomic block ends.
+    raw.autocommit = True
+    try:
+        cursor.execute(f"{_begin_statement(raw)}; {sql}", params)
+    except BaseException:
+        if raw.info.transaction_status == _IDLE:
+            raw.autocommit = False  # nothing began: the block's next statement begins
+        raise
+    cursor.nextset()  # the statement's own result, after BEGIN's
+
+
+_IDLE = None  # psycopg's TransactionStatus.IDLE, imported with psycopg (PostgreSQL only)
+
+
+def _opens_transaction(db) -> bool:
+    global _IDLE
+    if db.vendor != "postgresql" or not db.in_atomic_block or getattr(db, "rows_pipelined", 0):
+        return False
+    raw = db.connection
+    if _IDLE is None:
+        from psycopg.pq import TransactionStatus
+
+        _IDLE = TransactionStatus.IDLE
+    return not raw.autocommit and raw.info.transaction_status == _IDLE
+
+
+def _begin_statement(raw) -> str:
+    """BEGIN with the connection's transaction settings, as psycopg would send it."""
+    words = ["BEGIN"]
+    if raw.isolation_level is not None:
+        words.append(f"ISOLATION LEVEL {raw.isolation_level.name.replace('_', ' ')}")
+    if raw.read_only is not None:
+        words.append("READ ONLY" if raw.read_only else "READ WRITE")
+    if raw.deferrable is not None:
+        words.append("DEFERRABLE" if raw.deferrable else "NOT DEFERRABLE")
+    return " ".join(words)
+
+
+def commit_in_pipeline() -> bool:
+    """Inside pipeline(), at the end of the outermost atomic block: send COMMIT with the
+    block's last writes, in their round trip. Django's own commit at the end of the block
+    then finds nothing to commit, and runs the on_commit callbacks as usual. Nothing may run
+    in the block after this. False (and nothing sent) where it does not apply: not
+    PostgreSQL, inside an outer atomic block or a savepoint, or a block that will roll back.
+    """
+    db = _database()
+    if (
+        db.vendor != "postgresql"
+        or not getattr(db, "rows_pipelined", 0)
+        or len(db.atomic_blocks) != 1
+        or db.savepoint_ids
+        or db.needs_rollback
+    ):
+        return False
+    with db.cursor() as cursor:
+        cursor.execute("COMMIT")
+    return True
 
 
 @cache
@@ -104,7 +231,7 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
     with db.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objects), keys), params)
+        _execute(db, cursor, _insert_sql(model, len(objects), keys), params)
         if not keys:
             return
         found = cursor.fetchall()
@@ -233,7 +360,7 @@ class FunctionRows:
         sql, layout = self._compiled
         db = _database()
         with db.cursor() as cursor:
-            cursor.execute(sql, params)
+            _execute(db, cursor, sql, params)
             found = cursor.fetchall()
         result = []
         for row in found:

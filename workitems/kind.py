@@ -15,7 +15,8 @@ class InteractiveKind(StepKind):
 
     def prepare(self, start: StepStart) -> WorkItem:
         step = start.step
-        item = WorkItem(
+        item = rows.new(
+            WorkItem,
             run=start.run,
             orchestration_id=start.run.orchestration_id,
             step=step,

@@ -10,7 +10,16 @@ from tests.runs.engine_helpers import complete, statuses, work_background
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_sql")]
 
 
-@pytest.fixture(params=["SQL functions", "statement by statement"])
+@pytest.fixture(
+    params=[
+        "SQL functions",
+        # Committed for real, as in production: each transition's first statement carries
+        # its BEGIN and its last writes carry its COMMIT (inside a test's own transaction,
+        # the engine's atomic blocks are savepoints and neither happens).
+        pytest.param("SQL functions, committed", marks=pytest.mark.django_db(transaction=True)),
+        "statement by statement",
+    ]
+)
 def engine_sql(request, monkeypatch):
     """Every flow runs both ways of locking a run and taking an attempt: PostgreSQL's
     runs_lock_run() and runs_take_attempt() functions, and the statements one by one that

@@ -125,6 +125,7 @@ class _PayrollServer:
 # client, two inside (lock or update, then read); runs_take_attempt writes.
 _FUNCTION = re.compile(r"\bFROM (runs_lock_run|runs_take_attempt)\(")
 _WRITING_FUNCTIONS = {"runs_take_attempt"}
+_BEGIN = re.compile(r"^\s*BEGIN\b[^;]*;")
 
 
 class _Meter:
@@ -136,8 +137,9 @@ class _Meter:
         self.on = False
 
     def __call__(self, execute, sql, params, many, context):
-        if self.on:
-            kind = sql.lstrip().split(None, 1)[0].upper()
+        if self.on and sql != "COMMIT":  # a COMMIT sent with the writes: counted in commit()
+            # The first statement of a transaction carries its BEGIN (runs/rows.py).
+            kind = _BEGIN.sub("", sql).lstrip().split(None, 1)[0].upper()
             function = _FUNCTION.search(sql)
             writes = kind in ("INSERT", "UPDATE", "DELETE")
             if function:
