@@ -1,9 +1,10 @@
 """HTTP for actions: one pool of kept-alive connections per process, shared by its threads.
 
-An action that calls an API runs once per attempt on a worker; opening a new connection (and
-building a new `requests` session) for every call costs more than many calls themselves. A
+An action that calls an API runs once per attempt on a worker; a new connection for every
+call (a TCP handshake, and TLS for HTTPS) costs more than many calls themselves. A
 urllib3 PoolManager keeps connections to each host open between calls and is safe to share
-between threads. A forked child (a prefork worker) starts with a pool of its own.
+between threads. A forked child (a prefork worker) starts with a pool of its own. HTTPS
+certificates are checked against the system's trust store (where a company adds its own CA).
 
 Nothing is retried here: the engine retries a failed attempt with back-off, and a request
 that may have reached the server must not be sent twice behind its back.
