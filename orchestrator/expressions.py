@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 import celpy
+import lark
 from celpy import celtypes
 from django.template import Context, Template, TemplateSyntaxError
 
@@ -27,12 +28,21 @@ class MissingData(ExpressionError):
 
 
 @functools.lru_cache(maxsize=4096)
-def _program(source: str):
+def _compiled(source: str):
+    """The program, and the identifiers it names (the run data it can read is among them)."""
     try:
         ast = _environment.compile(source)
     except celpy.CELParseError as exc:
         raise ExpressionError(f"Invalid expression {source!r}: {str(exc).strip()}") from exc
-    return _environment.program(ast)
+    names = frozenset(
+        token.value
+        for token in ast.scan_values(lambda t: isinstance(t, lark.Token) and t.type == "IDENT")
+    )
+    return _environment.program(ast), names
+
+
+def _program(source: str):
+    return _compiled(source)[0]
 
 
 def check(source: str) -> str | None:
@@ -76,7 +86,9 @@ def activation(data: dict[str, Any]) -> dict[str, Any]:
 def evaluate(source: str, data: dict[str, Any]) -> Any:
     """Evaluate `source` over the run data and return a plain Python value."""
     try:
-        result = _program(source).evaluate(activation(data))
+        program, names = _compiled(source)
+        # Only the data the expression names is converted to CEL values.
+        result = program.evaluate(activation({k: v for k, v in data.items() if k in names}))
     except ExpressionError:
         raise
     except Exception as exc:  # CELEvalError and the Python errors it wraps

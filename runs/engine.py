@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.forms.models import model_to_dict
 from django.utils import timezone
@@ -381,9 +382,6 @@ def _record_snapshot(record) -> dict[str, Any]:
 
 
 def _jsonable(value):
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    encoder = DjangoJSONEncoder()
     if isinstance(value, dict):
         return {str(key): _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -393,9 +391,12 @@ def _jsonable(value):
     if isinstance(value, models.Model):
         return value.pk
     try:
-        return encoder.default(value)
+        return _ENCODER.default(value)  # dates, times, decimals, UUIDs
     except TypeError:
         return str(value)
+
+
+_ENCODER = DjangoJSONEncoder()
 
 
 # Advancing ---------------------------------------------------------------------------------
