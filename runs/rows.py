@@ -112,54 +112,6 @@ def pipeline():
         db.rows_pipelined = False
 
 
-def _execute(db, cursor, sql: str, params) -> None:
-    """Execute one statement. On PostgreSQL, when it is the first of an atomic block's
-    transaction, it carries the BEGIN: psycopg would otherwise send BEGIN on its own and wait
-    for the answer, a round trip for nothing (a tenth of a transition's)."""
-    if not _opens_transaction(db):
-        cursor.execute(sql, params)
-        return
-    raw = db.connection
-    # psycopg sends its own BEGIN only when autocommit is off; the server's transaction
-    # status, not this flag, decides from here on (commit() and rollback() look at it), and
-    # Django sets the flag back when the atomic block ends.
-    raw.autocommit = True
-    try:
-        cursor.execute(f"{_begin_statement(raw)}; {sql}", params)
-    except BaseException:
-        if raw.info.transaction_status == _IDLE:
-            raw.autocommit = False  # nothing began: the block's next statement begins
-        raise
-    cursor.nextset()  # the statement's own result, after BEGIN's
-
-
-_IDLE = None  # psycopg's TransactionStatus.IDLE, imported with psycopg (PostgreSQL only)
-
-
-def _opens_transaction(db) -> bool:
-    global _IDLE
-    if db.vendor != "postgresql" or not db.in_atomic_block or getattr(db, "rows_pipelined", 0):
-        return False
-    raw = db.connection
-    if _IDLE is None:
-        from psycopg.pq import TransactionStatus
-
-        _IDLE = TransactionStatus.IDLE
-    return not raw.autocommit and raw.info.transaction_status == _IDLE
-
-
-def _begin_statement(raw) -> str:
-    """BEGIN with the connection's transaction settings, as psycopg would send it."""
-    words = ["BEGIN"]
-    if raw.isolation_level is not None:
-        words.append(f"ISOLATION LEVEL {raw.isolation_level.name.replace('_', ' ')}")
-    if raw.read_only is not None:
-        words.append("READ ONLY" if raw.read_only else "READ WRITE")
-    if raw.deferrable is not None:
-        words.append("DEFERRABLE" if raw.deferrable else "NOT DEFERRABLE")
-    return " ".join(words)
-
-
 def commit_in_pipeline() -> bool:
     """Inside pipeline(), at the end of the outermost atomic block: send COMMIT with the
     block's last writes, in their round trip. Django's own commit at the end of the block
@@ -231,7 +183,7 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
     with db.cursor() as cursor:
-        _execute(db, cursor, _insert_sql(model, len(objects), keys), params)
+        cursor.execute(_insert_sql(model, len(objects), keys), params)
         if not keys:
             return
         found = cursor.fetchall()
@@ -360,7 +312,7 @@ class FunctionRows:
         sql, layout = self._compiled
         db = _database()
         with db.cursor() as cursor:
-            _execute(db, cursor, sql, params)
+            cursor.execute(sql, params)
             found = cursor.fetchall()
         result = []
         for row in found:

@@ -15,7 +15,7 @@ DATA = {
 def test_an_expression_reads_the_run_data_it_names():
     assert evaluate("input.amount * 2.0", DATA) == 120000.0
     assert condition_holds('underwriting.decision == "approve" && run.id == 7', DATA)
-    assert evaluate('[input.amount, run.started_by].size()', DATA) == 2
+    assert evaluate("[input.amount, run.started_by].size()", DATA) == 2
 
 
 def test_data_the_expression_does_not_name_is_not_converted():
