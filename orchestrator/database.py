@@ -31,15 +31,19 @@ def begin_with_first_statement(sender, connection, **kwargs) -> None:
 
 
 def carry_begin(execute, sql, params, many, context):
+    # Every statement passes here: the cheapest tests first, and the usual case (a block
+    # whose transaction has begun) answered by the second one.
     connection = context["connection"]
+    if not connection.in_atomic_block:
+        return execute(sql, params, many, context)
     raw = connection.connection
+    pgconn = raw.pgconn
     if (
-        many
-        or not connection.in_atomic_block
+        pgconn.transaction_status != _IDLE
+        or many
         or not connection.commit_on_exit  # a block inside a transaction managed by hand
         or raw.autocommit
-        or raw.info.transaction_status != _IDLE
-        or raw.pgconn.pipeline_status != _PIPELINE_OFF  # one statement per query there
+        or pgconn.pipeline_status != _PIPELINE_OFF  # one statement per query there
         or not isinstance(context["cursor"].cursor, _ClientCursor)
     ):
         return execute(sql, params, many, context)
@@ -50,7 +54,7 @@ def carry_begin(execute, sql, params, many, context):
     try:
         result = execute(f"{_begin(raw)}; {sql}", params, many, context)
     except BaseException:
-        if raw.info.transaction_status == _IDLE:
+        if pgconn.transaction_status == _IDLE:
             raw.autocommit = False  # nothing began: the block's next statement begins
         raise
     context["cursor"].nextset()  # the statement's own result, after BEGIN's

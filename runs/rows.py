@@ -95,21 +95,33 @@ def _database():
 def pipeline():
     """On PostgreSQL, send the statements of the block without waiting for each one's answer
     (psycopg's pipeline mode): the block's writes cost one round trip, not one each. A
-    statement whose result is read (RETURNING, rowcount) still waits for it. Elsewhere,
-    statements go one by one as usual."""
+    statement whose result is read (RETURNING, rowcount) still waits for it. The writes whose
+    results nobody reads share one cursor (a new cursor for each cost more CPU than the
+    statement). Elsewhere, statements go one by one as usual."""
     db = _database()
     if db.vendor != "postgresql":
         yield
         return
     db.ensure_connection()
-    db.rows_pipelined = True
     try:
         # An error a pipelined statement meets arrives when the pipeline ends, outside the
         # cursor's own translation into Django's exceptions (IntegrityError and the like).
-        with db.wrap_database_errors, db.connection.pipeline():
+        # The writer closes after the pipeline has delivered its results.
+        with db.wrap_database_errors, db.cursor() as writer, db.connection.pipeline():
+            db.rows_writer = writer
             yield
     finally:
-        db.rows_pipelined = False
+        db.rows_writer = None
+
+
+def _write(db, sql: str, params) -> None:
+    """Execute a statement whose result is not read."""
+    writer = getattr(db, "rows_writer", None)
+    if writer is not None:
+        writer.execute(sql, params)
+        return
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def commit_in_pipeline() -> bool:
@@ -117,19 +129,20 @@ def commit_in_pipeline() -> bool:
     block's last writes, in their round trip. Django's own commit at the end of the block
     then finds nothing to commit, and runs the on_commit callbacks as usual. Nothing may run
     in the block after this. False (and nothing sent) where it does not apply: not
-    PostgreSQL, inside an outer atomic block or a savepoint, or a block that will roll back.
+    PostgreSQL, inside an outer atomic block, a savepoint or a transaction managed by hand,
+    or a block that will roll back.
     """
     db = _database()
     if (
         db.vendor != "postgresql"
-        or not getattr(db, "rows_pipelined", 0)
+        or getattr(db, "rows_writer", None) is None
         or len(db.atomic_blocks) != 1
+        or not db.commit_on_exit
         or db.savepoint_ids
         or db.needs_rollback
     ):
         return False
-    with db.cursor() as cursor:
-        cursor.execute("COMMIT")
+    _write(db, "COMMIT", None)
     return True
 
 
@@ -182,10 +195,12 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
                 setattr(obj, field.attname, related.pk)
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
+    sql = _insert_sql(model, len(objects), keys)
+    if not keys:
+        _write(db, sql, params)
+        return
     with db.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objects), keys), params)
-        if not keys:
-            return
+        cursor.execute(sql, params)
         found = cursor.fetchall()
     for obj, (pk,) in zip(objects, found, strict=True):
         obj.pk = pk
@@ -227,8 +242,7 @@ def update(objects: list[models.Model], dirty: dict[int, set[str]]) -> None:
         where = f"{quote(meta.pk.column)} IN ({', '.join('%s' for _ in changed)})"
         params += [obj.pk for obj in changed]
     sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}"
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
+    _write(db, sql, params)
     dirty.clear()
 
 

@@ -119,3 +119,14 @@ def test_inside_an_outer_transaction_nothing_is_committed_early():
     # pytest-django's own transaction wraps this test: the engine's block is a savepoint.
     with transaction.atomic(), rows.pipeline():
         assert not rows.commit_in_pipeline()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_managed_by_hand_is_not_committed_early():
+    transaction.set_autocommit(False)
+    try:
+        with transaction.atomic(), rows.pipeline():
+            assert not rows.commit_in_pipeline()
+        transaction.rollback()
+    finally:
+        transaction.set_autocommit(True)
