@@ -10,8 +10,9 @@ transaction has committed (`transaction.on_commit`).
 
 Within a transaction the state is worked on in memory and written once at the end
 (`_RunState.flush()`): new rows in bulk, changed rows in one bulk update per table, events
-in one insert, all sent in one round trip on PostgreSQL. That keeps the SQL per transition
-small and fixed; runs/rows.py builds it once per process.
+in one insert, all sent in one round trip on PostgreSQL, with the COMMIT when the flush ends
+the transaction. That keeps the SQL per transition small and fixed; runs/rows.py builds it
+once per process.
 """
 
 import contextlib
