@@ -9,6 +9,7 @@ figures measure the engine and the database, not the broker. The fake payroll AP
 by a separate process.
 """
 
+import contextlib
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.test.utils import override_settings
 
 from orchestrator.models import Queue, Step
 from runs import engine
@@ -85,6 +87,15 @@ class _InlineWorker:
         task_id = uuid()
         request = {"id": task_id, "task": self._task.name, "hostname": "bench"}
         self._trace(task_id, list(args), kwargs or {}, request)
+
+    @contextlib.contextmanager
+    def installed(self):
+        """The task's apply_async() runs it here, until the block ends."""
+        self._task.apply_async = self.apply_async
+        try:
+            yield
+        finally:
+            del self._task.apply_async
 
 
 class _PayrollServer:
@@ -180,7 +191,8 @@ class _Meter:
                 self.commits += 1  # autocommit: the statement is its own transaction
         return execute(sql, params, many, context)
 
-    def wrap_commit(self):
+    @contextlib.contextmanager
+    def counting_commits(self):
         original = connection.commit
 
         def commit():
@@ -189,6 +201,10 @@ class _Meter:
             return original()
 
         connection.commit = commit
+        try:
+            yield
+        finally:
+            del connection.commit
 
 
 class Command(BaseCommand):
@@ -212,31 +228,36 @@ class Command(BaseCommand):
         # The fake payroll API runs in its own process, as an external service would, so that
         # its work is not counted as the engine's.
         payroll = _PayrollServer()
-        settings.PAYROLL_API_URL = payroll.url
-        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-        # Measure as production runs: no query log kept in memory by DEBUG.
-        settings.DEBUG = False
-        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
-        execute_step.apply_async = _InlineWorker(execute_step).apply_async
-        logging.getLogger("celery").setLevel(logging.WARNING)  # a line per task otherwise
+        celery_logger = logging.getLogger("celery")
+        # Everything changed here for the runs is put back afterwards (the tests call this).
+        with contextlib.ExitStack() as restore:
+            restore.callback(payroll.stop)  # also when a run fails: no server left behind
+            restore.enter_context(
+                override_settings(
+                    PAYROLL_API_URL=payroll.url,
+                    EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+                    DEBUG=False,  # measure as production runs: no query log kept in memory
+                )
+            )
+            restore.enter_context(_InlineWorker(execute_step).installed())
+            restore.callback(celery_logger.setLevel, celery_logger.level)
+            celery_logger.setLevel(logging.WARNING)  # a line per task otherwise
 
-        try:
-            for n in range(warmup):
-                self._one_run(-1 - n, users)
+            self._check_completed([self._one_run(-1 - n, users) for n in range(warmup)])
             meter = _Meter()
-            meter.wrap_commit()
-            durations = []
-            with connection.execute_wrapper(meter):
+            durations, run_ids = [], []
+            with connection.execute_wrapper(meter), meter.counting_commits():
+                meter.on = True
                 started, cpu_started = time.perf_counter(), time.process_time()
                 for n in range(runs):
                     t0 = time.perf_counter()
-                    meter.on = True
-                    self._one_run(n, users, meter)
+                    run_ids.append(self._one_run(n, users))
                     durations.append(time.perf_counter() - t0)
                 elapsed = time.perf_counter() - started
                 cpu = time.process_time() - cpu_started
-        finally:
-            payroll.stop()  # also when a run fails: no server left behind
+                meter.on = False
+            # Checking the outcomes is not part of the workload: once, after the runs.
+            self._check_completed(run_ids)
 
         db_rate = self._database_commit_rate()
         rate = runs / elapsed
@@ -263,7 +284,7 @@ class Command(BaseCommand):
             f"commits/run={commits_per_run:.1f} ratio={ratio:.2f}"
         )
 
-    def _one_run(self, n: int, users, meter: "_Meter | None" = None) -> None:
+    def _one_run(self, n: int, users) -> int:
         run = engine.launch("employee-onboarding", started_by=users["hr"])
         # Three stages wait for people: the new hire form, IT and Facilities, the manager.
         for _ in range(3):
@@ -275,11 +296,16 @@ class Command(BaseCommand):
                     item.assignee_queue = self.queues[item.assignee_queue_id]
                     services.claim_work_item(item=item, user=user)
                 services.complete_work_item(item=item, user=user, answers=ANSWERS[key](n, users))
-        if meter:
-            meter.on = False  # checking the outcome is not part of the workload
-        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).get()
-        if status != Run.Status.COMPLETED:
-            raise CommandError(f"Run {run.pk} ended {status}, not completed.")
+        return run.pk
+
+    def _check_completed(self, run_ids: list[int]) -> None:
+        unfinished = (
+            Run.objects.filter(pk__in=run_ids)
+            .exclude(status=Run.Status.COMPLETED)
+            .values_list("pk", "status")
+        )
+        for pk, status in unfinished[:1]:
+            raise CommandError(f"Run {pk} ended {status}, not completed.")
 
     def _database_commit_rate(self, count: int = 2000) -> float:
         """One-row UPDATE commits per second with a plain psycopg loop (autocommit), on an

@@ -1,0 +1,52 @@
+"""`manage.py bench` on the test database: a few runs, every figure printed, the last line
+in the form the issue asks for, and everything it changed for the runs put back."""
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+
+from runs.models import Run
+from runs.tasks import execute_step
+from tests.support.worker import worker_database_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LAST_LINE = re.compile(
+    r"^bench: runs/s=(\d+\.\d) sql/run=(\d+\.\d) commits/run=(\d+\.\d) ratio=(\d+\.\d\d)$"
+)
+
+
+def test_bench_runs_onboarding_to_completion_and_prints_its_figures(monkeypatch, settings):
+    monkeypatch.setenv("DATABASE_URL", worker_database_url())  # the payroll server's database
+    payroll_url = settings.PAYROLL_API_URL
+    out = io.StringIO()
+
+    call_command("bench", runs=3, warmup=1, stdout=out)
+
+    lines = out.getvalue().splitlines()
+    runs_per_second, sql, commits, ratio = map(float, LAST_LINE.match(lines[-1]).groups())
+    assert runs_per_second > 0 and ratio > 0
+    assert 0 < sql <= 50  # the issue's ceiling for SQL statements per run
+    assert commits == 11.0  # launch, 4 completions, a claim, 2 x (take, record), payroll
+    assert any(line.startswith("ms per run: mean") for line in lines)
+    assert Run.objects.filter(status=Run.Status.COMPLETED).count() == 4
+    # What it changed for the runs is back as it was.
+    assert not _gunicorn_processes()
+    assert payroll_url == settings.PAYROLL_API_URL
+    assert "apply_async" not in vars(execute_step._get_current_object())
+    assert "commit" not in vars(connections["default"])
+
+
+def _gunicorn_processes() -> list[Path]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"gunicorn" in cmdline.read_bytes():
+                found.append(cmdline)
+        except OSError:  # gone meanwhile
+            pass
+    return found
