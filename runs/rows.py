@@ -103,6 +103,7 @@ def pipeline():
         yield
         return
     db.ensure_connection()
+    outer = getattr(db, "rows_writer", None)
     try:
         # An error a pipelined statement meets arrives when the pipeline ends, outside the
         # cursor's own translation into Django's exceptions (IntegrityError and the like).
@@ -111,7 +112,7 @@ def pipeline():
             db.rows_writer = writer
             yield
     finally:
-        db.rows_writer = None
+        db.rows_writer = outer
 
 
 def _write(db, sql: str, params) -> None:

@@ -130,3 +130,17 @@ def test_a_transaction_managed_by_hand_is_not_committed_early():
         transaction.rollback()
     finally:
         transaction.set_autocommit(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pipeline_inside_another_leaves_the_outer_one_whole(assignee):
+    run = _flow(assignee)
+    with transaction.atomic(), rows.pipeline():
+        with rows.pipeline():
+            rows.insert([rows.new(RunEvent, run=run, kind="test.inner", created_at=run.started_at)])
+        rows.insert(
+            [rows.new(RunEvent, run=run, kind="test.outer", created_at=run.started_at)],
+            keys=False,
+        )
+        assert rows.commit_in_pipeline()
+    assert RunEvent.objects.filter(kind__startswith="test.").count() == 2
