@@ -43,8 +43,14 @@ class Boom(Exception):
     pass
 
 
+def postgresql_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: elsewhere statements go one by one")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_statement_that_carries_begin_is_rolled_back_with_its_block(assignee):
+    postgresql_only()
     run = _flow(assignee)
     with pytest.raises(Boom), transaction.atomic():
         # The first statement of the block: it carries the BEGIN.
@@ -62,6 +68,7 @@ def test_a_statement_that_carries_begin_is_rolled_back_with_its_block(assignee):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_lock_taken_with_begin_is_held_until_the_block_ends(assignee):
+    postgresql_only()
     run = _flow(assignee)
     locked, release = threading.Event(), threading.Event()
 
@@ -89,6 +96,7 @@ def test_the_lock_taken_with_begin_is_held_until_the_block_ends(assignee):
 
 @pytest.mark.django_db(transaction=True)
 def test_commit_sent_with_the_writes_commits_them_and_runs_on_commit_callbacks(assignee):
+    postgresql_only()
     run = _flow(assignee)
     called = []
     with transaction.atomic():
@@ -134,6 +142,7 @@ def test_a_transaction_managed_by_hand_is_not_committed_early():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_pipeline_inside_another_leaves_the_outer_one_whole(assignee):
+    postgresql_only()
     run = _flow(assignee)
     with transaction.atomic(), rows.pipeline():
         with rows.pipeline():
