@@ -161,7 +161,7 @@ _BEGIN = re.compile(r"^\s*BEGIN\b[^;]*;")
 
 def _classify(sql: str) -> tuple[str, bool]:
     """A statement's kind (SELECT, INSERT, ..., FUNCTION) and whether it writes."""
-    # The first statement of a transaction carries its BEGIN (runs/rows.py).
+    # The first statement of a transaction carries its BEGIN (orchestrator/database.py).
     kind = _BEGIN.sub("", sql).lstrip().split(None, 1)[0].upper()
     function = _FUNCTION.search(sql)
     if function:
@@ -303,8 +303,10 @@ class Command(BaseCommand):
             Run.objects.filter(pk__in=run_ids)
             .exclude(status=Run.Status.COMPLETED)
             .values_list("pk", "status")
+            .first()
         )
-        for pk, status in unfinished[:1]:
+        if unfinished:
+            pk, status = unfinished
             raise CommandError(f"Run {pk} ended {status}, not completed.")
 
     def _database_commit_rate(self, count: int = 2000) -> float:
