@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connections
 
+from demo.management.commands.bench import Command
+from runs import engine
 from runs.models import Run
 from runs.tasks import execute_step
+from tests.definitions import build
 from tests.support.worker import worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,3 +54,11 @@ def _gunicorn_processes() -> list[Path]:
         except OSError:  # gone meanwhile
             pass
     return found
+
+
+def test_a_run_that_did_not_complete_fails_the_bench(assignee):
+    build("desk", [{"key": "book", "steps": [{"key": "assign_desk", "user": assignee}]}])
+    run = engine.launch("desk")  # waits for the assignee: not completed
+
+    with pytest.raises(CommandError, match=f"Run {run.pk} ended running, not completed."):
+        Command()._check_completed([run.pk])
