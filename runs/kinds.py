@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, Q
 
 from runs.models import Run, StepRun
 
@@ -57,6 +58,40 @@ class StepKind:
 
     def cancel(self, step_runs: list[StepRun], now: datetime.datetime) -> None:
         pass
+
+    # What the pages ask. The run pages and the dashboard know step runs only; whatever a
+    # kind keeps beside them (the interactive kind's work items) they learn through these
+    # methods, each given the kind's own step runs. They read, never write, and cost a fixed
+    # number of queries whatever the number of step runs. The defaults answer "nothing".
+
+    def waiting_for(self, step_runs: list[StepRun]) -> dict[int, str]:
+        """Who each of these waiting step runs waits for, in words ("Ana", "the IT queue"),
+        by step run id (the progress page's "Waiting for"). One query at most."""
+        return {}
+
+    def run_page_section(self, run: Run, step_runs: list[StepRun]) -> "RunPageSection | None":
+        """A section of the run page about these waiting step runs of `run` (e.g. the people
+        they wait for, with a reassign form), or None for nothing to show."""
+        return None
+
+    def participant_filter(self, user) -> Q | Exists | None:
+        """A condition on Run, true when `user` took part in the run through this kind (was
+        assigned one of its step runs, say). The progress page ORs the kinds' conditions
+        with "started it" and "completed a step" in one query."""
+        return None
+
+    def overdue_filter(self, now: datetime.datetime) -> Q | Exists | None:
+        """A condition on Run, true when one of its step runs of this kind waits past its
+        due date at `now` (the dashboard's "overdue" filter). Only a waiting step can be
+        overdue, so it may only hold for running and failed runs: the dashboard tells
+        PostgreSQL so. It runs over a million runs: keep it an EXISTS an index serves."""
+        return None
+
+    def fill_history(self, cursor, *, after_run_id: int) -> list["FilledRows"]:
+        """Bench data (`manage.py fill_run_history`, PostgreSQL): the kind's own rows for the
+        synthetic step runs of the runs whose id is above `after_run_id`, inserted in bulk
+        SQL through `cursor`, inside the command's transaction."""
+        return []
 
 
 _kinds: dict[str, StepKind] = {}
@@ -96,3 +131,40 @@ def dispatch(step_run: StepRun, countdown: float | None = None) -> None:
         execute_step.apply_async(args, countdown=countdown)
 
     transaction.on_commit(send, robust=True)
+
+
+# What the pages use ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunPageSection:
+    """A kind's part of the run page: a template of the kind's app, rendered inside the page
+    (with the page's context: `run`, `perms`...) and given `section` = this context."""
+
+    template: str
+    context: dict[str, Any]
+
+
+@dataclass
+class FilledRows:
+    """What a kind's fill_history() inserted: rows of `table`, named for the report."""
+
+    name: str
+    count: int
+    table: str
+
+
+def registered_kinds() -> list[StepKind]:
+    """Every installed kind, in the order they were registered."""
+    return list(_kinds.values())
+
+
+def step_runs_by_kind(
+    steps: dict[int, Any], step_runs: list[StepRun]
+) -> list[tuple[StepKind, list[StepRun]]]:
+    """The step runs grouped by the installed kind of their step (`steps`: the plan's steps
+    by id); step runs of a kind that is not installed are left out."""
+    grouped: dict[str, list[StepRun]] = {}
+    for step_run in step_runs:
+        grouped.setdefault(steps[step_run.step_id].kind, []).append(step_run)
+    return [(_kinds[name], runs) for name, runs in grouped.items() if name in _kinds]

@@ -2,12 +2,21 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Exists, OuterRef, Q
 
 from orchestrator.expressions import ExpressionError, evaluate
+from orchestrator.models import Queue
 from runs import rows
-from runs.kinds import StepCannotStart, StepKind, StepRefused, StepStart
+from runs.kinds import (
+    FilledRows,
+    RunPageSection,
+    StepCannotStart,
+    StepKind,
+    StepRefused,
+    StepStart,
+)
 from runs.models import StepRun
-from workitems.models import WorkItem
+from workitems.models import WorkItem, user_label
 
 
 class InteractiveKind(StepKind):
@@ -93,6 +102,56 @@ class InteractiveKind(StepKind):
             step_run__in=[step_run.pk for step_run in step_runs], status=WorkItem.Status.OPEN
         ).update(status=WorkItem.Status.CANCELLED, completed_at=now)
 
+    # What the pages ask (runs/kinds.py): answered from the work items.
+
+    def waiting_for(self, step_runs) -> dict[int, str]:
+        """Whom the open work items of these step runs wait for: the person who claimed one,
+        else its assignee. One query."""
+        items = _open_items(step_runs).select_related(
+            "assignee_user", "assignee_queue", "assignee_group", "owner"
+        )
+        return {item.step_run_id: waits_for(item) for item in items}
+
+    def run_page_section(self, run, step_runs) -> RunPageSection | None:
+        """ "Waiting for people": the open work items, their assignee, owner, age and due date,
+        and a reassign form for operators allowed to use it (the queues are read only when
+        it is shown). One query, two with the form."""
+        items = list(
+            _open_items(step_runs)
+            .select_related("step", "assignee_user", "assignee_queue", "assignee_group", "owner")
+            .order_by("created_at", "id")
+        )
+        if not items:
+            return None
+        return RunPageSection(
+            template="workitems/run_page_section.html",
+            context={"work_items": items, "queues": Queue.objects.order_by("name")},
+        )
+
+    def participant_filter(self, user) -> Exists:
+        """The user is or was the assignee, owner or completer of one of the run's work
+        items, directly or through a queue or group."""
+        return Exists(
+            WorkItem.objects.filter(run=OuterRef("pk")).filter(
+                Q(assignee_user=user)
+                | Q(owner=user)
+                | Q(completed_by=user)
+                | Q(assignee_queue__members=user)
+                | Q(assignee_group__user=user)
+            )
+        )
+
+    def overdue_filter(self, now) -> Exists:
+        """An open work item due before now (served by the partial index wi_open_due)."""
+        return Exists(
+            WorkItem.objects.filter(run=OuterRef("pk"), status=WorkItem.Status.OPEN, due_at__lt=now)
+        )
+
+    def fill_history(self, cursor, *, after_run_id: int) -> list[FilledRows]:
+        from workitems.history import fill_work_items
+
+        return [fill_work_items(cursor, after_run_id=after_run_id)]
+
 
 # Parameter: the id or the username. Compiled once, as the engine's own reads are.
 _ACTIVE_USER_BY_ID = rows.PreparedSelect(
@@ -124,3 +183,22 @@ def _user_from_expression(step, data) -> int:
             "an active user."
         )
     return found[0][0].pk
+
+
+def _open_items(step_runs):
+    return WorkItem.objects.filter(
+        step_run__in=[step_run.pk for step_run in step_runs], status=WorkItem.Status.OPEN
+    )
+
+
+def waits_for(item: WorkItem) -> str:
+    """Whom an open work item waits for, in words: "Ana", "the IT queue"."""
+    if item.owner_id:
+        return user_label(item.owner)
+    if item.assignee_user_id:
+        return user_label(item.assignee_user)
+    if item.assignee_queue_id:
+        return f"the {item.assignee_queue.name} queue"
+    if item.assignee_group_id:
+        return f"the {item.assignee_group.name} group"
+    return "someone (not assigned yet)"
