@@ -6,8 +6,10 @@
 Rows are made by `generate_series` in a few INSERT ... SELECT statements (no Python loop):
 runs of the active versions spread over two years (90% completed, 4% running, 3% failed,
 3% cancelled; running ones in the last 30 days), a stage run per stage with plausible times,
-a step run per step, and a work item per interactive step run that started (a third of the
-open ones overdue). Not for SQLite, and never for a production database: the rows are fake.
+and a step run per step. Then each step kind adds its own rows for its step runs
+(StepKind.fill_history: the interactive kind a work item per started step run, a third of
+the open ones overdue). Not for SQLite, and never for a production database: the rows are
+fake.
 """
 
 import time
@@ -16,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from orchestrator.models import OrchestrationVersion
+from runs.kinds import registered_kinds
 
 STRUCTURE = """
 CREATE TEMP TABLE bench_version ON COMMIT DROP AS
@@ -103,25 +106,6 @@ JOIN orchestrator_step st ON st.stage_id = sr.stage_id
 WHERE sr.run_id > %(after)s;
 """
 
-WORK_ITEMS = """
-INSERT INTO workitems_workitem (step_run_id, run_id, orchestration_id, step_id,
-                                assignee_user_id, assignee_queue_id, assignee_group_id,
-                                status, created_at, due_at, draft, current_screen,
-                                completed_by_id, completed_at)
-SELECT sr.id, sr.run_id, r.orchestration_id, st.id,
-       st.assignee_user_id, st.assignee_queue_id, st.assignee_group_id,
-       CASE sr.status WHEN 'waiting' THEN 'open' WHEN 'completed' THEN 'completed'
-            ELSE 'cancelled' END,
-       sr.started_at,
-       CASE WHEN sr.status = 'waiting' AND sr.id %% 3 = 0 THEN now() - interval '1 day'
-            ELSE sr.started_at + interval '7 days' END,
-       '{}'::jsonb, 0, NULL, sr.finished_at
-FROM runs_steprun sr
-JOIN orchestrator_step st ON st.id = sr.step_id
-JOIN runs_run r ON r.id = sr.run_id
-WHERE sr.run_id > %(after)s AND st.kind = 'interactive' AND sr.started_at IS NOT NULL;
-"""
-
 
 class Command(BaseCommand):
     help = "Bulk-insert a synthetic run history into PostgreSQL (for EXPLAIN checks)."
@@ -129,10 +113,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--runs", type=int, default=1_000_000)
         parser.add_argument(
-            "--no-work-items", action="store_true", help="Do not insert work items."
+            "--no-kind-rows",
+            action="store_true",
+            help="Do not ask the step kinds for their own rows (the interactive kind's).",
         )
 
-    def handle(self, *args, runs: int, no_work_items: bool, **options):
+    def handle(self, *args, runs: int, no_kind_rows: bool, **options):
         if connection.vendor != "postgresql":
             raise CommandError("fill_run_history needs PostgreSQL (set DATABASE_URL).")
         if not OrchestrationVersion.objects.filter(status="active").exists():
@@ -144,20 +130,26 @@ class Command(BaseCommand):
             cursor.execute("SELECT coalesce(max(id), 0) FROM runs_run")
             after = cursor.fetchone()[0]
             cursor.execute(STRUCTURE)
+            tables = ["runs_run", "runs_stagerun", "runs_steprun"]
             steps = [
                 ("runs", RUNS),
                 ("stage runs", STAGE_RUNS),
                 ("step runs", STEP_RUNS),
             ]
-            if not no_work_items:
-                steps.append(("work items", WORK_ITEMS))
             for name, sql in steps:
                 began = time.monotonic()
                 cursor.execute(sql, {"count": runs, "after": after})
-                self.stdout.write(
-                    f"{cursor.rowcount:>10,} {name} in {time.monotonic() - began:.1f}s"
-                )
+                self._report(name, cursor.rowcount, began)
+            if not no_kind_rows:
+                for kind in registered_kinds():
+                    began = time.monotonic()
+                    for filled in kind.fill_history(cursor, after_run_id=after):
+                        self._report(filled.name, filled.count, began)
+                        tables.append(filled.table)
         with connection.cursor() as cursor:
-            for table in ("runs_run", "runs_stagerun", "runs_steprun", "workitems_workitem"):
+            for table in tables:
                 cursor.execute(f"ANALYZE {table}")
         self.stdout.write("Analyzed. Now EXPLAIN ANALYZE the dashboard's queries.")
+
+    def _report(self, name: str, count: int, began: float) -> None:
+        self.stdout.write(f"{count:>10,} {name} in {time.monotonic() - began:.1f}s")
