@@ -13,14 +13,13 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format
 
-from orchestrator.models import Field, Orchestration, Step
+from orchestrator.models import Orchestration, Step
 from orchestrator.plan import VersionPlan, load_plan
+from runs.answers import answers, fields_of, people_in_answers
 from runs.engine import run_data
 from runs.models import Run, StepRun
 from workitems.access import memberships
@@ -178,7 +177,8 @@ class AnsweredStep:
 
 def earlier_answers(view: RunView, *, before: WorkItem) -> list[AnsweredStep]:
     """The answers of the run's completed interactive steps, with their field labels, so that
-    (say) the manager sees what HR, IT and Facilities entered."""
+    (say) the manager sees what HR, IT and Facilities entered. Formatted as on the run page
+    (runs/answers.py)."""
     completed = [
         sr
         for sr in view.step_runs
@@ -187,71 +187,16 @@ def earlier_answers(view: RunView, *, before: WorkItem) -> list[AnsweredStep]:
         and view.plan.steps[sr.step_id].kind == Step.Kind.INTERACTIVE
     ]
     completed.sort(key=lambda sr: (sr.finished_at or timezone.now(), sr.pk))
-    fields_by_step = {
-        sr.step_id: [
-            f for s in screens_of(view.plan, view.plan.steps[sr.step_id]) for f in s.fields.all()
-        ]
-        for sr in completed
-    }
-    person_ids = {
-        sr.outputs.get(f.key)
-        for sr in completed
-        for f in fields_by_step[sr.step_id]
-        if f.type == Field.Type.USER and isinstance(sr.outputs.get(f.key), int)
-    }
-    people = (
-        {user.pk: user_label(user) for user in get_user_model().objects.filter(pk__in=person_ids)}
-        if person_ids
-        else {}
-    )
-    answered = []
-    for sr in completed:
-        step = view.plan.steps[sr.step_id]
-        answers = [
-            (f.label, display_answer(f, sr.outputs[f.key], people))
-            for f in fields_by_step[sr.step_id]
-            if f.key in sr.outputs
-        ]
-        answered.append(
-            AnsweredStep(
-                label=step.label,
-                completed_by=user_label(sr.completed_by) if sr.completed_by_id else "",
-                finished_at=sr.finished_at,
-                answers=answers,
-            )
+    people = people_in_answers(view.plan, completed)
+    return [
+        AnsweredStep(
+            label=view.plan.steps[sr.step_id].label,
+            completed_by=user_label(sr.completed_by) if sr.completed_by_id else "",
+            finished_at=sr.finished_at,
+            answers=answers(fields_of(view.plan, view.plan.steps[sr.step_id]), sr.outputs, people),
         )
-    return answered
-
-
-def display_answer(field: Field, value: Any, people: dict[int, str]) -> str:
-    """An answer as a person reads it (the template escapes it)."""
-    if value is None or value == "" or value == []:
-        return "—"
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    labels = dict(field.choice_pairs)
-    if field.type == Field.Type.MULTIPLE_CHOICE and isinstance(value, list):
-        return ", ".join(labels.get(str(v), str(v)) for v in value)
-    if field.type in (Field.Type.CHOICE, Field.Type.DECISION):
-        return labels.get(str(value), str(value))
-    if field.type == Field.Type.USER:
-        return people.get(value, f"user {value}")
-    if field.type == Field.Type.DECIMAL and isinstance(value, int | float):
-        return f"{value:,.2f}"
-    if field.type == Field.Type.DATE:
-        try:
-            return date_format(datetime.date.fromisoformat(str(value)), "j M Y")
-        except ValueError:
-            return str(value)
-    if field.type == Field.Type.DATETIME:
-        try:
-            moment = datetime.datetime.fromisoformat(str(value))
-        except ValueError:
-            return str(value)
-        if timezone.is_aware(moment):
-            moment = timezone.localtime(moment)
-        return date_format(moment, "j M Y H:i")
-    return str(value)
+        for sr in completed
+    ]
 
 
 # After completing ------------------------------------------------------------------------
