@@ -2,9 +2,9 @@
 
 from django import forms
 
-from orchestrator.models import Orchestration, Queue
+from orchestrator.models import Orchestration
 from runs.models import Run
-from runs.selectors import RunFilters
+from runs.selectors.list_page import RunFilters
 
 
 class RunFilterForm(forms.Form):
@@ -30,7 +30,7 @@ class RunFilterForm(forms.Form):
     started_to = forms.DateField(
         label="Started until", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    overdue = forms.BooleanField(label="Has an overdue work item", required=False)
+    overdue = forms.BooleanField(label="Has an overdue step", required=False)
     failed = forms.BooleanField(label="Has a failed step", required=False)
 
     def clean(self):
@@ -64,31 +64,3 @@ class ReasonForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say why, so that others can follow the run's history."},
     )
-
-
-class ReassignForm(ReasonForm):
-    """Reassign a work item to a user (by username) or to a queue."""
-
-    username = forms.CharField(label="To a person (username)", required=False, max_length=150)
-    queue = forms.ModelChoiceField(
-        label="Or to a queue",
-        queryset=Queue.objects.order_by("name"),
-        required=False,
-        empty_label="No queue",
-    )
-
-    field_order = ["username", "queue", "reason"]
-
-    def clean(self):
-        cleaned = super().clean()
-        username, queue = cleaned.get("username"), cleaned.get("queue")
-        if bool(username) == bool(queue):
-            raise forms.ValidationError("Choose either a person or a queue.")
-        if username:
-            from django.contrib.auth import get_user_model
-
-            user = get_user_model().objects.filter(username=username, is_active=True).first()
-            if user is None:
-                self.add_error("username", f'There is no active user "{username}".')
-            cleaned["user"] = user
-        return cleaned

@@ -17,23 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from orchestrator.models import Queue
 from runs import engine
 from runs.forms import ReasonForm, RunFilterForm
 from runs.models import Run, StepRun
-from runs.selectors import (
-    charts,
-    is_participant,
-    months_back,
-    progress,
-    run_detail,
-    run_for_page,
-    run_page,
-    status_counts,
-    total_display,
-    usage_by_month,
-    usage_table,
-)
+from runs.selectors.detail_page import run_detail, run_for_page
+from runs.selectors.list_page import run_page, status_counts, total_display
+from runs.selectors.progress_page import is_participant, progress
+from runs.selectors.stats import charts, months_back, usage_by_month, usage_table
 
 USAGE_MONTHS = 12
 
@@ -139,11 +129,7 @@ def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(
         request,
         template,
-        {
-            "run": run,
-            "detail": run_detail(run),
-            "queues": Queue.objects.order_by("name"),
-        },
+        {"run": run, "detail": run_detail(run)},
     )
 
 

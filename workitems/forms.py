@@ -5,6 +5,8 @@ strings; integer an int; decimal a float; date and datetime ISO strings; yes/no 
 multiple choice a list of strings; a person the user's id; a decision the chosen value.
 A draft keeps what was typed as raw form values (strings, lists of strings for multiple
 choice), so that a half-filled screen comes back exactly as it was left.
+
+The operator's reassign form of the run page lives here too: work items are this app's.
 """
 
 import datetime
@@ -16,7 +18,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from orchestrator.expressions import ExpressionError, evaluate
-from orchestrator.models import Field
+from orchestrator.models import Field, Queue
+from runs.forms import ReasonForm
 
 T = Field.Type
 YES_NO = [("yes", "Yes"), ("no", "No")]
@@ -205,3 +208,30 @@ def _to_raw(field: Field, value: Any) -> Any:
 def form_data(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]:
     """Raw values (a draft) as form data, to validate screens the user is not looking at."""
     return {f.key: values[f.key] for f in fields if f.key in values}
+
+
+class ReassignForm(ReasonForm):
+    """An operator hands a work item to a user (by username) or to a queue, from the run
+    page, saying why (the reason is kept in the run's event log)."""
+
+    username = forms.CharField(label="To a person (username)", required=False, max_length=150)
+    queue = forms.ModelChoiceField(
+        label="Or to a queue",
+        queryset=Queue.objects.order_by("name"),
+        required=False,
+        empty_label="No queue",
+    )
+
+    field_order = ["username", "queue", "reason"]
+
+    def clean(self):
+        cleaned = super().clean()
+        username, queue = cleaned.get("username"), cleaned.get("queue")
+        if bool(username) == bool(queue):
+            raise forms.ValidationError("Choose either a person or a queue.")
+        if username:
+            user = get_user_model().objects.filter(username=username, is_active=True).first()
+            if user is None:
+                self.add_error("username", f'There is no active user "{username}".')
+            cleaned["user"] = user
+        return cleaned

@@ -24,7 +24,6 @@ from orchestrator.expressions import render as render_template_text
 from orchestrator.models import Queue
 from orchestrator.plan import VersionPlan
 from runs import engine
-from runs.forms import ReassignForm
 from runs.views import require_run_viewer
 from workitems import queries, services
 from workitems.access import (
@@ -34,7 +33,7 @@ from workitems.access import (
     role_of,
     startable_orchestrations,
 )
-from workitems.forms import ScreenForm, form_data, initial_values, raw_values
+from workitems.forms import ReassignForm, ScreenForm, form_data, initial_values, raw_values
 from workitems.http import AuthenticatedRequest
 from workitems.models import WorkItem
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from orchestrator.models import Orchestration
 from runs import selectors
+from runs.models import Run
 from runs.selectors import RunFilters
 
 
@@ -23,7 +24,7 @@ def _scenarios():
     orchestration = Orchestration.objects.order_by("pk").first()
     today = timezone.localdate()
     last_week = today - datetime.timedelta(days=7)
-    oldest_id = selectors.Run.objects.order_by("pk").values_list("pk", flat=True).first()
+    oldest_id = Run.objects.order_by("pk").values_list("pk", flat=True).first()
     return {
         "list": lambda: selectors.run_page(RunFilters()),
         "list page 40": lambda: selectors.run_page(RunFilters(), 40),
