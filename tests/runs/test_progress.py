@@ -104,3 +104,60 @@ def test_the_diagram_polls_while_running_and_stops_when_finished(client, assigne
     assert "<html" not in html
     assert "hx-trigger" not in html
     assert "Finished" in html
+
+
+def test_queue_and_group_steps_say_whom_they_wait_for(client, operator, queue, group, assignee):
+    build(
+        "desk",
+        [
+            {
+                "key": "one",
+                "steps": [
+                    {"key": "laptop", "label": "Laptop", "queue": queue},
+                    {"key": "desk", "label": "Desk", "group": group},
+                    {"key": "badge", "label": "Badge", "user": assignee},
+                ],
+            }
+        ],
+    )
+    run = engine.launch("desk")
+    client.force_login(operator)
+    progress = progress_of(client, run).context["progress"]
+    assert progress.waiting_for == [
+        ("Laptop", "the IT queue"),
+        ("Desk", "the Facilities group"),
+        ("Badge", "Ana"),
+    ]
+
+
+def test_the_progress_page_costs_a_fixed_number_of_queries(
+    client, assignee, queue, group, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def parallel(key: str, count: int):
+        assignees = [{"user": assignee}, {"queue": queue}, {"group": group}]
+        steps = [{"key": f"s{n}", **assignees[n % 3]} for n in range(count)]
+        build(
+            key,
+            [
+                {"key": "one", "steps": steps},
+                {"key": "two", "steps": [{"key": "end", "user": assignee}]},
+            ],
+        )
+        return engine.launch(key, started_by=assignee)
+
+    small, large = parallel("small", 1), parallel("large", 30)
+    client.force_login(assignee)
+    progress_of(client, small)  # warm the plan cache and the session
+    progress_of(client, large)
+    with CaptureQueriesContext(connection) as one_step:
+        progress_of(client, small)
+    # Ours: the participant check, stage runs, step runs, the open work items' assignees.
+    # The rest is the session, the user, the run, the navigation's open count (memberships
+    # and the count) and the user's permissions (the "Run details" link).
+    assert len(one_step) <= 12
+    with django_assert_num_queries(len(one_step)):
+        response = progress_of(client, large)
+    assert len(response.context["progress"].waiting_for) == 30
