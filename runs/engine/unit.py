@@ -132,7 +132,7 @@ class _Transaction:
         the outermost block and nothing asked for a rollback. Django's own commit at the end
         of the block then finds nothing to commit, and runs the on_commit callbacks."""
         commit = self.fast and self.outermost and not transaction.get_rollback()
-        state.flush(commit=commit)
+        state._flush(commit=commit)
 
 
 @contextlib.contextmanager
@@ -338,10 +338,16 @@ class RunState:
 
     # Writing ---------------------------------------------------------------------------
 
-    def flush(self, *, commit: bool = False) -> None:
+    def flush(self) -> None:
+        """Write everything changed, without committing: for a child run written in its
+        parent's transaction. The unit of work writes (and commits) its own state on exit."""
+        self._flush(commit=False)
+
+    def _flush(self, *, commit: bool) -> None:
         """Write everything changed: new rows in bulk, one update per table, the rows the
         kinds add for the step runs they start, the kinds' cancellations, then the events.
-        With commit (fast path only), the COMMIT goes with the writes."""
+        With commit (fast path only, at the end of the outermost block), the COMMIT goes
+        with the writes: only _Transaction.finish() asks for it."""
         assert self.db.in_atomic_block
         if self.fast:
             with sql.Pipeline(self.db) as pipeline:
