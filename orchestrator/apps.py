@@ -13,7 +13,6 @@ class OrchestratorConfig(AppConfig):
         # Built-in actions register themselves on import; a project adds its own modules
         # with the ACTION_MODULES setting.
         import_module("orchestrator.checks")
-        import_module("orchestrator.database")  # a faster timestamp loader on PostgreSQL
         import_module("orchestrator.actions")
         for module in getattr(settings, "ACTION_MODULES", []):
             import_module(module)

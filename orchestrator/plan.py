@@ -37,7 +37,6 @@ class VersionPlan:
     version: OrchestrationVersion
     stages: list[StagePlan]
     steps: dict[int, Step] = field(default_factory=dict)
-    step_keys: dict[str, Step] = field(default_factory=dict)
     stage_by_id: dict[int, StagePlan] = field(default_factory=dict)
     depends_on: dict[int, tuple[int, ...]] = field(default_factory=dict)
     screen_flows: dict[int, ScreenFlow] = field(default_factory=dict)
@@ -100,7 +99,6 @@ def _build(version_id: int) -> VersionPlan:
         plan.stage_by_id[stage.id] = stage_plan
     for step in steps:
         plan.steps[step.id] = step
-        plan.step_keys[step.key] = step
         plan.depends_on[step.id] = tuple(dep.id for dep in step.depends_on.all())
         if step.screen_flow_id:
             step.screen_flow = flows.get(step.screen_flow_id)

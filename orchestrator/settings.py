@@ -123,6 +123,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The engine's fast path on PostgreSQL (runs/engine/sql.py): off, it uses plain Django
+# transactions and ORM writes, as it always does on SQLite.
+ENGINE_FAST_PATH = envbool("ENGINE_FAST_PATH", True)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -8,8 +8,10 @@ module that subclasses StepKind and calls register_kind() from its app's ready()
 The engine calls, inside the run's lock:
 - `prepare(start)` while it advances, before anything is written: resolve what the start
   needs (an assignee, a due date). Raise StepCannotStart with a sentence to fail the step.
-- `start(prepared)` once the step runs are saved, with every step run this transaction
-  starts: create rows in bulk, schedule side effects with transaction.on_commit.
+- `start(starts)` once the step runs are written, with every step run this transaction
+  starts: return the new rows to write with the transaction's writes (the engine inserts
+  them in bulk; their ids are not read back), schedule side effects with
+  transaction.on_commit.
 - `completed(step_run, user, now)` when a waiting step run is completed by a person; raise
   StepRefused with a sentence if that person may no longer complete it.
 - `cancel(step_runs, now)` when step runs are skipped or cancelled before finishing.
@@ -50,8 +52,8 @@ class StepKind:
     def prepare(self, start: StepStart) -> Any:
         return None
 
-    def start(self, starts: list[StepStart]) -> None:
-        pass
+    def start(self, starts: list[StepStart]) -> list[Any]:
+        return []
 
     def completed(self, step_run: StepRun, user, now: datetime.datetime) -> None:
         pass
@@ -116,9 +118,10 @@ class BackgroundKind(StepKind):
     def prepare(self, start: StepStart) -> None:
         start.step_run.dispatched_at = start.now
 
-    def start(self, starts: list[StepStart]) -> None:
+    def start(self, starts: list[StepStart]) -> list[Any]:
         for start in starts:
             dispatch(start.step_run)
+        return []
 
 
 def dispatch(step_run: StepRun, countdown: float | None = None) -> None:

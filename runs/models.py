@@ -1,4 +1,5 @@
-"""Runtime state of runs. Only runs/engine.py changes these rows (RunEvent is append-only)."""
+"""Runtime state of runs. Only the engine (runs/engine/) changes these rows; RunEvent is
+append-only."""
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
@@ -29,7 +30,7 @@ class Run(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     outcome = models.CharField(max_length=100, blank=True)
     # The launch inputs and a snapshot of the related record's fields. Step outputs are kept
-    # on their step runs; `runs.data.run_data()` puts the two together for expressions.
+    # on their step runs; `runs.engine.run_data()` puts the two together for expressions.
     context = models.JSONField(default=dict, blank=True)
     record_type = models.ForeignKey(
         ContentType,
@@ -204,12 +205,6 @@ class StepRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_id} in run {self.run_id} ({self.status})"
-
-    @property
-    def duration(self):
-        if self.started_at and self.finished_at:
-            return self.finished_at - self.started_at
-        return None
 
 
 class RunEvent(models.Model):

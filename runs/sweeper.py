@@ -30,8 +30,9 @@ def _lost_after() -> datetime.timedelta:
 
 def redispatch_lost_steps() -> int:
     """Queued step runs whose message should have been taken by now (the broker lost it, or
-    it was never sent) are dispatched again. A duplicate message is harmless: only one can
-    take the attempt."""
+    it was never sent) are dispatched again: sent more than SWEEP_LOST_AFTER_SECONDS ago,
+    and, for a retry, due (`next_attempt_at`) more than that long ago. A duplicate message
+    is harmless: only one can take the attempt, and none before it is due."""
     cutoff = timezone.now() - _lost_after()
     count = 0
     with transaction.atomic():
@@ -39,6 +40,7 @@ def redispatch_lost_steps() -> int:
             StepRun.objects.select_for_update(skip_locked=True)
             .filter(status=StepRun.Status.QUEUED)
             .filter(Q(dispatched_at__lt=cutoff) | Q(dispatched_at__isnull=True))
+            .filter(Q(next_attempt_at__lt=cutoff) | Q(next_attempt_at__isnull=True))
             .order_by("dispatched_at")[:BATCH]
         )
         now = timezone.now()

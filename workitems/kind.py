@@ -1,12 +1,10 @@
 """The interactive step kind: a step run waits for a person, through a work item."""
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from orchestrator.expressions import ExpressionError, evaluate
 from orchestrator.models import Queue
-from runs import rows
 from runs.kinds import (
     FilledRows,
     RunPageSection,
@@ -24,8 +22,7 @@ class InteractiveKind(StepKind):
 
     def prepare(self, start: StepStart) -> WorkItem:
         step = start.step
-        item = rows.new(
-            WorkItem,
+        item = WorkItem(
             run=start.run,
             orchestration_id=start.run.orchestration_id,
             step=step,
@@ -57,41 +54,30 @@ class InteractiveKind(StepKind):
             item.escalate_at = start.now + step.escalate_after
         return item
 
-    def start(self, starts: list[StepStart]) -> None:
+    def start(self, starts: list[StepStart]) -> list[WorkItem]:
         items = []
         for start in starts:
             item = start.prepared
             item.step_run = start.step_run
             items.append(item)
-        rows.insert(items, keys=False)  # nothing reads their ids here: no wait for them
+        return items
 
     def completed(self, step_run, user, now) -> None:
         """Close the open work item, only if `user` may still act on it: the assignee, the
         owner of a claimed queue item, or a member of the assigned group. The check is part
         of the UPDATE, under the run's lock, so a release or reassignment that slipped in
         after the view's own check is caught here, with no extra query."""
-        table = WorkItem._meta.db_table
-        memberships = get_user_model().groups.through._meta.db_table
-        sql = (
-            f"UPDATE {table} SET status = %s, completed_by_id = %s, completed_at = %s "
-            "WHERE step_run_id = %s AND status = %s"
-        )
-        params = [
-            WorkItem.Status.COMPLETED,
-            getattr(user, "pk", None),
-            connection.ops.adapt_datetimefield_value(now),
-            step_run.pk,
-            WorkItem.Status.OPEN,
-        ]
+        open_item = WorkItem.objects.filter(step_run_id=step_run.pk, status=WorkItem.Status.OPEN)
         if user is not None:
-            sql += (
-                " AND (assignee_user_id = %s OR (assignee_queue_id IS NOT NULL AND owner_id = %s)"
-                f" OR assignee_group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %s))"
+            memberships = get_user_model().groups.through.objects.filter(user_id=user.pk)
+            open_item = open_item.filter(
+                Q(assignee_user_id=user.pk)
+                | Q(assignee_queue__isnull=False, owner_id=user.pk)
+                | Q(assignee_group_id__in=memberships.values("group_id"))
             )
-            params += [user.pk, user.pk, user.pk]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            closed = cursor.rowcount
+        closed = open_item.update(
+            status=WorkItem.Status.COMPLETED, completed_by=user, completed_at=now
+        )
         if not closed:
             raise StepRefused(
                 "This item is no longer yours to complete: it was released or reassigned meanwhile."
@@ -153,16 +139,6 @@ class InteractiveKind(StepKind):
         return [fill_work_items(cursor, after_run_id=after_run_id)]
 
 
-# Parameter: the id or the username. Compiled once, as the engine's own reads are.
-_ACTIVE_USER_BY_ID = rows.PreparedSelect(
-    lambda: get_user_model().objects.filter(pk=0).filter(is_active=True), (get_user_model(),)
-)
-_ACTIVE_USER_BY_USERNAME = rows.PreparedSelect(
-    lambda: get_user_model().objects.filter(username="").filter(is_active=True),
-    (get_user_model(),),
-)
-
-
 def _user_from_expression(step, data) -> int:
     """The user an assignee expression names: a user id, or a username."""
     try:
@@ -171,18 +147,19 @@ def _user_from_expression(step, data) -> int:
         raise StepCannotStart(
             f'The assignee of "{step.label}" could not be computed: {exc}'
         ) from exc
+    active = get_user_model().objects.filter(is_active=True)
     if isinstance(value, int) and not isinstance(value, bool):
-        found = _ACTIVE_USER_BY_ID.fetch(value)
+        found = active.filter(pk=value).values_list("pk", flat=True).first()
     elif isinstance(value, str) and value:
-        found = _ACTIVE_USER_BY_USERNAME.fetch(value)
+        found = active.filter(username=value).values_list("pk", flat=True).first()
     else:
-        found = []
-    if not found:
+        found = None
+    if found is None:
         raise StepCannotStart(
             f'The assignee of "{step.label}" ({step.assignee_expression} = {value!r}) is not '
             "an active user."
         )
-    return found[0][0].pk
+    return found
 
 
 def _open_items(step_runs):

@@ -12,20 +12,19 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_sql")]
 
 @pytest.fixture(
     params=[
-        "SQL functions",
+        "fast path",
         # Committed for real, as in production: each transition's first statement carries
         # its BEGIN and its last writes carry its COMMIT (inside a test's own transaction,
         # the engine's atomic blocks are savepoints and neither happens).
-        pytest.param("SQL functions, committed", marks=pytest.mark.django_db(transaction=True)),
-        "statement by statement",
+        pytest.param("fast path, committed", marks=pytest.mark.django_db(transaction=True)),
+        "plain Django",
     ]
 )
-def engine_sql(request, monkeypatch):
-    """Every flow runs both ways of locking a run and taking an attempt: PostgreSQL's
-    runs_lock_run() and runs_take_attempt() functions, and the statements one by one that
-    SQLite (the embedded default of `make run`) uses."""
-    if request.param == "statement by statement":
-        monkeypatch.setattr(engine, "_sql_functions", lambda: False)
+def engine_sql(request, settings):
+    """Every flow runs both ways: the engine's fast path on PostgreSQL, and plain Django
+    transactions and ORM writes (settings.ENGINE_FAST_PATH off, and always on SQLite)."""
+    if request.param == "plain Django":
+        settings.ENGINE_FAST_PATH = False
 
 
 def test_steps_start_when_their_dependencies_are_done(assignee):

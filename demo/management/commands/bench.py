@@ -33,7 +33,6 @@ from django.test.utils import override_settings
 from orchestrator.models import Queue, Step
 from runs import engine
 from runs.models import Run
-from runs.rows import PreparedSelect
 from runs.tasks import execute_step
 from workitems import services
 from workitems.models import WorkItem
@@ -62,14 +61,6 @@ WHO = {
     "assign_desk": "facilities",
     "manager_approval": "manager",
 }
-
-
-# The open items of a run, as the inbox would list them (compiled once, like the engine's
-# own reads, so that finding the items costs the harness little).
-_OPEN_ITEMS = PreparedSelect(
-    lambda: WorkItem.objects.filter(run_id=0, status=WorkItem.Status.OPEN).order_by("id"),
-    (WorkItem,),
-)
 
 
 class _InlineWorker:
@@ -161,7 +152,7 @@ _BEGIN = re.compile(r"^\s*BEGIN\b[^;]*;")
 
 def _classify(sql: str) -> tuple[str, bool]:
     """A statement's kind (SELECT, INSERT, ..., FUNCTION) and whether it writes."""
-    # The first statement of a transaction carries its BEGIN (orchestrator/database.py).
+    # An engine transaction's first statement may carry its BEGIN (runs/engine/begin.py).
     kind = _BEGIN.sub("", sql).lstrip().split(None, 1)[0].upper()
     function = _FUNCTION.search(sql)
     if function:
@@ -288,7 +279,8 @@ class Command(BaseCommand):
         run = engine.launch("employee-onboarding", started_by=users["hr"])
         # Three stages wait for people: the new hire form, IT and Facilities, the manager.
         for _ in range(3):
-            for (item,) in _OPEN_ITEMS.fetch(run.pk, WorkItem.Status.OPEN):
+            open_items = WorkItem.objects.filter(run_id=run.pk, status=WorkItem.Status.OPEN)
+            for item in open_items.order_by("id"):
                 key = self.step_keys[item.step_id]
                 user = users[WHO[key]]
                 if item.assignee_queue_id:

@@ -1,13 +1,8 @@
-"""The definitions in the Django admin: a plain designer for orchestrations and their versions.
+"""Queues, orchestrations and versions in the designer: a version's page offers Validate,
+Activate and "New draft from this version", with its definition tree."""
 
-Active and retired versions are shown read-only (the model layer refuses changes anyway);
-a version's page offers Validate, Activate and "New draft from this version".
-"""
-
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models
 from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,6 +11,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from orchestrator.admin.locking import (
+    ONE_LINE_TEXT,
+    DraftChoicesOnly,
+    LockedWithVersion,
+    change_url,
+    locked_note,
+)
 from orchestrator.models import (
     Field,
     Orchestration,
@@ -28,79 +30,6 @@ from orchestrator.models import (
     Step,
 )
 from orchestrator.validation import validate_version
-
-
-def version_of(obj) -> OrchestrationVersion | None:
-    if obj is None or isinstance(obj, OrchestrationVersion):
-        return obj
-    return obj.get_version()
-
-
-def is_locked(obj) -> bool:
-    """True when `obj` (a version or a part of one) belongs to an active or retired version."""
-    version = version_of(obj)
-    return version is not None and version.pk is not None and not version.is_editable
-
-
-def change_url(obj) -> str:
-    return reverse(f"admin:orchestrator_{obj._meta.model_name}_change", args=[obj.pk])
-
-
-class LockedWithVersion:
-    """Admin permissions follow the version: nothing of an active or retired version changes.
-
-    For a ModelAdmin `obj` is the row itself; for an inline it is the parent row. Both lead
-    to the version, so one mixin serves both.
-    """
-
-    def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not is_locked(obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not is_locked(obj)
-
-    def has_add_permission(self, request, obj=None):
-        if isinstance(self, admin.options.InlineModelAdmin):
-            return super().has_add_permission(request, obj) and not is_locked(obj)
-        return super().has_add_permission(request)
-
-
-class DraftChoicesOnly:
-    """Foreign keys to definition rows offer only rows of drafts, and only rows of the page's
-    own version when the admin edits a row of a known version.
-
-    `version_paths` maps a foreign key's name to the lookup from its target to the version
-    ("" when the target is the version itself).
-    """
-
-    version_paths: dict[str, str] = {}
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name in self.version_paths:
-            to_version = self.version_paths[db_field.name]
-            status = f"{to_version}__status" if to_version else "status"
-            queryset = db_field.related_model.objects.filter(
-                **{status: OrchestrationVersion.Status.DRAFT}
-            )
-            version = getattr(request, "_orchestrator_version", None)
-            if version is not None:
-                queryset = queryset.filter(**{to_version or "pk": version.pk})
-            kwargs["queryset"] = queryset
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        # Remembered for formfield_for_foreignkey: the choices of this page's selects.
-        request._orchestrator_version = version_of(obj)
-        return obj
-
-
-def locked_note(version: OrchestrationVersion) -> str:
-    return (
-        f"{version.get_status_display()} versions cannot be changed; make a new draft from "
-        "this version to edit it."
-    )
-
 
 # Queues and orchestrations ------------------------------------------------------------------
 
@@ -185,11 +114,6 @@ class OrchestrationAdmin(admin.ModelAdmin):
 
 
 # A version and what it holds ----------------------------------------------------------------
-
-
-# One-line inputs for the expressions of a row in a table (the row's own page has the
-# full text areas).
-ONE_LINE_TEXT = {models.TextField: {"widget": forms.TextInput(attrs={"size": 30})}}
 
 
 class StageInline(LockedWithVersion, admin.TabularInline):
@@ -450,181 +374,3 @@ def definition_tree(version: OrchestrationVersion) -> dict:
             for item in screen.field_list:
                 item.url = change_url(item)
     return {"stages": stage_list, "flows": flow_list}
-
-
-# Stages, routes and steps on their own pages -----------------------------------------------
-
-
-class RouteInline(LockedWithVersion, DraftChoicesOnly, admin.TabularInline):
-    model = StageRoute
-    fk_name = "stage"
-    fields = ["position", "condition", "action", "target_stage", "max_repeats", "outcome"]
-    formfield_overrides = ONE_LINE_TEXT
-    extra = 0
-    version_paths = {"target_stage": "version"}
-
-
-class StageStepInline(LockedWithVersion, admin.TabularInline):
-    model = Step
-    fk_name = "stage"
-    fields = ["position", "key", "label", "kind", "action"]
-    extra = 0
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        # A step needs its version too, which this inline cannot set: add it on its own page.
-        return False
-
-
-class VersionPartAdmin(LockedWithVersion, DraftChoicesOnly, admin.ModelAdmin):
-    """Shared by every definition row's admin: read-only with an active or retired version."""
-
-    change_form_template = "admin/orchestrator/version_part_change_form.html"
-
-    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and is_locked(obj):
-            context["locked_note"] = locked_note(version_of(obj))
-            context["version_url"] = change_url(version_of(obj))
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-
-@admin.register(Stage)
-class StageAdmin(VersionPartAdmin):
-    list_display = ["label", "key", "version", "position"]
-    list_filter = ["version__orchestration", "version__status"]
-    list_select_related = ["version__orchestration"]
-    search_fields = ["label", "key"]
-    fields = ["version", "position", "key", "label", "entry_condition", "exit_condition"]
-    inlines = [StageStepInline, RouteInline]
-    version_paths = {"version": ""}
-
-
-@admin.register(StageRoute)
-class StageRouteAdmin(VersionPartAdmin):
-    list_display = ["__str__", "stage", "position", "condition"]
-    list_filter = ["stage__version__orchestration"]
-    list_select_related = ["stage__version__orchestration", "target_stage"]
-    fields = ["stage", "position", "condition", "action", "target_stage", "max_repeats", "outcome"]
-    version_paths = {"stage": "version", "target_stage": "version"}
-
-
-@admin.register(Step)
-class StepAdmin(VersionPartAdmin):
-    list_display = ["label", "key", "kind", "stage", "version"]
-    list_filter = ["kind", "version__orchestration", "version__status"]
-    list_select_related = ["stage", "version__orchestration"]
-    search_fields = ["label", "key", "action"]
-    filter_horizontal = ["depends_on"]
-    version_paths = {"version": "", "stage": "version", "screen_flow": "version"}
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "version",
-                    "stage",
-                    "position",
-                    "key",
-                    "label",
-                    "kind",
-                    "depends_on",
-                    "entry_condition",
-                ]
-            },
-        ),
-        (
-            "Interactive step",
-            {
-                "fields": [
-                    "screen_flow",
-                    "assignee_type",
-                    "assignee_user",
-                    "assignee_queue",
-                    "assignee_group",
-                    "assignee_expression",
-                    "instructions",
-                    "allow_reassign",
-                    "due_in",
-                    "remind_every",
-                    "escalate_after",
-                    "escalate_to",
-                    "creates_record",
-                ]
-            },
-        ),
-        (
-            "Background step",
-            {"fields": ["action", "parameters", "max_retries", "retry_backoff_seconds", "timeout"]},
-        ),
-    ]
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "depends_on":
-            version = getattr(request, "_orchestrator_version", None)
-            # Steps of the same version; validation says when one is in another stage.
-            kwargs["queryset"] = (
-                Step.objects.filter(version=version).select_related("stage")
-                if version is not None
-                else Step.objects.filter(version__status=OrchestrationVersion.Status.DRAFT)
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-
-# Screen flows, screens and fields ------------------------------------------------------------
-
-
-class ScreenInline(LockedWithVersion, admin.TabularInline):
-    model = Screen
-    fields = ["position", "title", "help_text"]
-    extra = 0
-    show_change_link = True
-
-
-class FieldInline(LockedWithVersion, admin.TabularInline):
-    model = Field
-    fields = ["position", "key", "label", "type", "required", "choices", "default"]
-    extra = 0
-    show_change_link = True
-
-
-@admin.register(ScreenFlow)
-class ScreenFlowAdmin(VersionPartAdmin):
-    list_display = ["label", "key", "version"]
-    list_filter = ["version__orchestration", "version__status"]
-    list_select_related = ["version__orchestration"]
-    search_fields = ["label", "key"]
-    fields = ["version", "key", "label"]
-    inlines = [ScreenInline]
-    version_paths = {"version": ""}
-
-
-@admin.register(Screen)
-class ScreenAdmin(VersionPartAdmin):
-    list_display = ["title", "flow", "position"]
-    list_filter = ["flow__version__orchestration"]
-    list_select_related = ["flow"]
-    search_fields = ["title", "flow__label"]
-    fields = ["flow", "position", "title", "help_text"]
-    inlines = [FieldInline]
-    version_paths = {"flow": "version"}
-
-
-@admin.register(Field)
-class FieldAdmin(VersionPartAdmin):
-    list_display = ["label", "key", "type", "required", "screen"]
-    list_filter = ["type", "screen__flow__version__orchestration"]
-    list_select_related = ["screen"]
-    search_fields = ["label", "key"]
-    fields = [
-        "screen",
-        "position",
-        "key",
-        "label",
-        "type",
-        "required",
-        "help_text",
-        "choices",
-        "default",
-        "limit_to_group",
-    ]
-    version_paths = {"screen": "flow__version"}

@@ -1,21 +1,26 @@
-"""Reading and writing the engine's rows with SQL built once per process.
+"""The engine's fast path on PostgreSQL: its rows read and written with SQL built once per
+process, its writes pipelined, its transactions begun and committed without round trips of
+their own. Only the unit of work (runs/engine/unit.py) calls this module, and only on
+PostgreSQL with settings.ENGINE_FAST_PATH on; everything here stays inside an engine
+transaction and leaves Django's and psycopg's state as it found it.
 
-`QuerySet.bulk_create()`, `Model.save()`, `QuerySet.bulk_update()` and every QuerySet build
-their SQL anew on each call; on a small machine that costs more CPU than the database spends
-on the rows (`make bench` shows it). The engine's hot path goes through these instead:
-`PreparedSelect` for its reads, `insert()` for new rows, `update()` for changed ones. All
-are plain Django-backend SQL, so they work on PostgreSQL and SQLite alike.
-
-Like bulk_create(), they send no model signals; the runtime models have no receivers.
+What each part is worth was measured with `manage.py bench`, each part switched off on its
+own, in alternating runs (median of the per-pair ratios of runs per second); the figures
+are in the docstrings below. Like bulk_create(), nothing here sends model signals; the
+runtime models have no receivers.
 """
 
 import contextlib
+import datetime
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, models
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+
+UTC = datetime.UTC
 
 
 def _builder(model: type[models.Model]):
@@ -85,66 +90,35 @@ def _blank(model: type[models.Model]):
     )
 
 
-def _database():
-    """The default connection's own wrapper: `django.db.connection` is a proxy that looks it
-    up again on every attribute, and these functions use it once per value."""
-    return connections[DEFAULT_DB_ALIAS]
+class Pipeline:
+    """The writes of one flush, sent in psycopg's pipeline mode: PostgreSQL gets each
+    statement as it is made and nothing waits for an answer, so a transition's writes (and
+    its COMMIT) cost one round trip, not one each. A statement whose result is read
+    (RETURNING) still waits for it. The writes share one cursor: a new Django cursor for
+    each cost more CPU than the statement."""
 
+    def __init__(self, db):
+        self.db = db
+        self._stack = contextlib.ExitStack()
+        self.cursor = None
 
-@contextlib.contextmanager
-def pipeline():
-    """On PostgreSQL, send the statements of the block without waiting for each one's answer
-    (psycopg's pipeline mode): the block's writes cost one round trip, not one each. A
-    statement whose result is read (RETURNING, rowcount) still waits for it. The writes whose
-    results nobody reads share one cursor (a new cursor for each cost more CPU than the
-    statement). Elsewhere, statements go one by one as usual."""
-    db = _database()
-    if db.vendor != "postgresql":
-        yield
-        return
-    db.ensure_connection()
-    outer = getattr(db, "rows_writer", None)
-    try:
+    def __enter__(self) -> "Pipeline":
+        self.db.ensure_connection()
+        stack = self._stack.__enter__()
         # An error a pipelined statement meets arrives when the pipeline ends, outside the
         # cursor's own translation into Django's exceptions (IntegrityError and the like).
-        # The writer closes after the pipeline has delivered its results.
-        with db.wrap_database_errors, db.cursor() as writer, db.connection.pipeline():
-            db.rows_writer = writer
-            yield
-    finally:
-        db.rows_writer = outer
+        # The cursor closes after the pipeline has delivered its results.
+        stack.enter_context(self.db.wrap_database_errors)
+        self.cursor = stack.enter_context(self.db.cursor())
+        stack.enter_context(self.db.connection.pipeline())
+        return self
 
+    def __exit__(self, *exc_info):
+        return self._stack.__exit__(*exc_info)
 
-def _write(db, sql: str, params) -> None:
-    """Execute a statement whose result is not read."""
-    writer = getattr(db, "rows_writer", None)
-    if writer is not None:
-        writer.execute(sql, params)
-        return
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def commit_in_pipeline() -> bool:
-    """Inside pipeline(), at the end of the outermost atomic block: send COMMIT with the
-    block's last writes, in their round trip. Django's own commit at the end of the block
-    then finds nothing to commit, and runs the on_commit callbacks as usual. Nothing may run
-    in the block after this. False (and nothing sent) where it does not apply: not
-    PostgreSQL, inside an outer atomic block, a savepoint or a transaction managed by hand,
-    or a block that will roll back.
-    """
-    db = _database()
-    if (
-        db.vendor != "postgresql"
-        or getattr(db, "rows_writer", None) is None
-        or len(db.atomic_blocks) != 1
-        or not db.commit_on_exit
-        or db.savepoint_ids
-        or db.needs_rollback
-    ):
-        return False
-    _write(db, "COMMIT", None)
-    return True
+    def write(self, sql: str, params) -> None:
+        """A statement whose result is not read."""
+        self.cursor.execute(sql, params)
 
 
 @cache
@@ -162,27 +136,22 @@ def _insert_fields(model: type[models.Model]) -> tuple[tuple[models.Field, ...],
 @cache
 def _insert_sql(model: type[models.Model], count: int, keys: bool) -> str:
     fields, _ = _insert_fields(model)
-    quote = connection.ops.quote_name
+    columns = ", ".join(f'"{field.column}"' for field in fields)
     row = f"({', '.join('%s' for _ in fields)})"
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
+        f'INSERT INTO "{model._meta.db_table}" ({columns}) '
         f"VALUES {', '.join(row for _ in range(count))}"
     )
-    return f"{sql} RETURNING {quote(model._meta.pk.column)}" if keys else sql
+    return f'{sql} RETURNING "{model._meta.pk.column}"' if keys else sql
 
 
-def insert(objects: list[models.Model], *, keys: bool = True) -> None:
-    """INSERT new objects of one model in one statement and set their primary keys, as
-    bulk_create() does (auto_now_add fields included). With keys=False the primary keys are
-    not read back (the objects are not used again): inside pipeline() nothing waits for it."""
+def insert(db, objects: list[models.Model], *, pipeline: Pipeline | None = None) -> None:
+    """INSERT new objects of one model in one statement, as bulk_create() does (auto_now_add
+    fields included). Without a pipeline, their new primary keys are read back and set; in
+    one, they are not (nothing reads them), so nothing waits for the answer."""
     if not objects:
         return
     model = type(objects[0])
-    db = _database()
-    if keys and not db.features.can_return_rows_from_bulk_insert:
-        model.objects.bulk_create(objects)
-        return
     fields, relations = _insert_fields(model)
     params: list[Any] = []
     for obj in objects:
@@ -196,12 +165,11 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
                 setattr(obj, field.attname, related.pk)
         for field in fields:
             params.append(field.get_db_prep_save(field.pre_save(obj, True), db))
-    sql = _insert_sql(model, len(objects), keys)
-    if not keys:
-        _write(db, sql, params)
+    if pipeline is not None:
+        pipeline.write(_insert_sql(model, len(objects), False), params)
         return
     with db.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_insert_sql(model, len(objects), True), params)
         found = cursor.fetchall()
     for obj, (pk,) in zip(objects, found, strict=True):
         obj.pk = pk
@@ -209,125 +177,81 @@ def insert(objects: list[models.Model], *, keys: bool = True) -> None:
         obj._state.db = db.alias
 
 
-def update(objects: list[models.Model], dirty: dict[int, set[str]]) -> None:
+def update(db, objects: list[models.Model], dirty: dict[int, set[str]], pipeline: Pipeline):
     """One UPDATE for the changed objects of one model, with the fields named in
-    `dirty[id(obj)]`: `SET f = CASE id WHEN .. THEN .. END` for several rows. Clears `dirty`."""
+    `dirty[id(obj)]`: `SET f = CASE id WHEN .. THEN .. END` for several rows."""
     changed = [obj for obj in objects if id(obj) in dirty]
     if not changed:
         return
     meta = type(changed[0])._meta
-    db = _database()
     fields = [
         meta.get_field(name) for name in sorted(set().union(*(dirty[id(o)] for o in changed)))
     ]
-    quote = db.ops.quote_name
+    pk = f'"{meta.pk.column}"'
     params: list[Any] = []
     if len(changed) == 1:
-        assignments = [f"{quote(field.column)} = %s" for field in fields]
+        assignments = [f'"{field.column}" = %s' for field in fields]
         params = [
             field.get_db_prep_save(getattr(changed[0], field.attname), db) for field in fields
         ]
-        where = f"{quote(meta.pk.column)} = %s"
+        where = f"{pk} = %s"
         params.append(changed[0].pk)
     else:
-        cast = db.features.requires_casted_case_in_updates
         assignments = []
         for field in fields:
             cases = " ".join("WHEN %s THEN %s" for _ in changed)
-            case = f"CASE {quote(meta.pk.column)} {cases} END"
-            if cast:
-                case = f"CAST({case} AS {field.db_type(db)})"
-            assignments.append(f"{quote(field.column)} = {case}")
+            # PostgreSQL types a CASE of parameters as text unless told.
+            assignments.append(
+                f'"{field.column}" = CAST(CASE {pk} {cases} END AS {field.db_type(db)})'
+            )
             for obj in changed:
                 params += [obj.pk, field.get_db_prep_save(getattr(obj, field.attname), db)]
-        where = f"{quote(meta.pk.column)} IN ({', '.join('%s' for _ in changed)})"
+        where = f"{pk} IN ({', '.join('%s' for _ in changed)})"
         params += [obj.pk for obj in changed]
-    sql = f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} WHERE {where}"
-    _write(db, sql, params)
-    dirty.clear()
-
-
-class PreparedSelect:
-    """A SELECT that the ORM compiles once per process; each call only executes it and builds
-    the model instances, so a transition pays no query-building CPU for its reads."""
-
-    def __init__(self, build, models_: tuple[type[models.Model], ...]):
-        # A function giving the QuerySet, with placeholder values (0, "") where the
-        # parameters of fetch() go, in the order the SQL has them.
-        self._build = build
-        self._models = models_
-        self._compiled = None
-
-    def fetch(self, *params) -> list[tuple[models.Model, ...]]:
-        if self._compiled is None:
-            queryset = self._build()
-            compiler = queryset.query.get_compiler(using=queryset.db)
-            sql, example = compiler.as_sql()
-            converters = compiler.get_converters([col for col, _, _ in compiler.select])
-            names = [
-                ([f.attname for f in model._meta.concrete_fields], _builder(model))
-                for model in self._models
-            ]
-            self._compiled = (sql, len(example), compiler, converters, names)
-        sql, arity, compiler, converters, names = self._compiled
-        if len(params) != arity:
-            raise TypeError(f"This query takes {arity} parameters, not {len(params)}: {sql}")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-        if converters:
-            rows = compiler.apply_converters(rows, converters)
-        result = []
-        for row in rows:
-            objects, start = [], 0
-            for attnames, build in names:
-                end = start + len(attnames)
-                objects.append(build(attnames, row[start:end]))
-                start = end
-            result.append(tuple(objects))
-        return result
+    pipeline.write(f'UPDATE "{meta.db_table}" SET {", ".join(assignments)} WHERE {where}', params)
 
 
 class FunctionRows:
     """The rows of a PostgreSQL set-returning function whose columns are whole table rows
     (`RETURNS TABLE (run_row runs_run, ...)`), as model instances: a column that is NULL (a
     LEFT JOIN that found nothing) gives None. The SELECT is built once per process, naming
-    each field's column, so it follows the models whatever order the table's columns are in.
-    """
+    each field's column, so it follows the models whatever order the table's columns are in;
+    the function's arguments are bound by name (`p_run_id => %(run_id)s`)."""
 
-    def __init__(self, function: str, arity: int, columns: tuple[tuple[str, type], ...]):
+    def __init__(
+        self, function: str, arguments: tuple[str, ...], columns: tuple[tuple[str, type], ...]
+    ):
         self._function = function
-        self._arity = arity
+        self._arguments = arguments
         self._columns = columns
         self._compiled = None
 
-    def _compile(self):
-        quote = connection.ops.quote_name
+    def _compile(self, db):
         selected, layout = [], []
         for column, model in self._columns:
             fields = model._meta.concrete_fields
-            selected += [f"(f.{column}).{quote(field.column)}" for field in fields]
+            selected += [f'(f.{column})."{field.column}"' for field in fields]
             converters = []
             for index, field in enumerate(fields):
                 col = field.get_col(model._meta.db_table)
-                for converter in connection.ops.get_db_converters(col) + field.get_db_converters(
-                    connection
-                ):
+                for converter in db.ops.get_db_converters(col) + field.get_db_converters(db):
                     converters.append((index, converter, col))
             pk_index = [field.primary_key for field in fields].index(True)
             attnames = [field.attname for field in fields]
             layout.append((_builder(model), attnames, converters, pk_index))
-        arguments = ", ".join("%s" for _ in range(self._arity))
+        arguments = ", ".join(f"p_{name} => %({name})s" for name in self._arguments)
         sql = f"SELECT {', '.join(selected)} FROM {self._function}({arguments}) f"
         return sql, layout
 
-    def fetch(self, *params) -> list[tuple[models.Model | None, ...]]:
+    def fetch(self, db, **arguments) -> list[tuple[models.Model | None, ...]]:
+        if arguments.keys() != set(self._arguments):
+            raise TypeError(f"{self._function}() takes {', '.join(self._arguments)}.")
         if self._compiled is None:
-            self._compiled = self._compile()
+            self._compiled = self._compile(db)
         sql, layout = self._compiled
-        db = _database()
         with db.cursor() as cursor:
-            cursor.execute(sql, params)
+            _read_timestamps_fast(db, cursor)
+            cursor.execute(sql, arguments)
             found = cursor.fetchall()
         result = []
         for row in found:
@@ -343,3 +267,24 @@ class FunctionRows:
                 objects.append(build(attnames, values))
             result.append(tuple(objects))
         return result
+
+
+class UtcTimestampLoader(BaseTzLoader):
+    """`timestamptz` values read with `datetime.fromisoformat()` (C) instead of psycopg's
+    Python parser, for the engine's own cursors when the session is in UTC (Django's set-up
+    with USE_TZ). Anything it cannot read ("infinity", years BC) goes to Django's loader."""
+
+    timezone = UTC  # Django compares it with the connection's before each cursor
+
+    def load(self, data):
+        try:
+            value = datetime.datetime.fromisoformat(bytes(data).decode())
+        except ValueError:
+            return super().load(data)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _read_timestamps_fast(db, cursor) -> None:
+    """Use UtcTimestampLoader on this cursor of the engine's, where it reads the same values."""
+    if db.timezone is UTC and db.connection.info.parameter_status("TimeZone") == "UTC":
+        cursor.cursor.adapters.register_loader("timestamptz", UtcTimestampLoader)

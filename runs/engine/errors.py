@@ -1,0 +1,72 @@
+"""What the engine refuses, as exceptions whose str() is a sentence for a business user."""
+
+from orchestrator.dates import said_when
+from runs.models import Run, StepRun
+
+S = StepRun.Status
+
+
+class EngineError(Exception):
+    """A request the engine refuses; str() is a sentence for a business user."""
+
+
+class RunNotFound(EngineError):
+    def __init__(self):
+        super().__init__("This run no longer exists.")
+
+
+class StepNotFound(EngineError):
+    def __init__(self):
+        super().__init__("This step no longer exists.")
+
+
+class OrchestrationNotFound(EngineError):
+    pass
+
+
+class RunNotActive(EngineError):
+    def __init__(self, run: Run):
+        self.run = run
+        when = said_when(run.finished_at)
+        super().__init__(f"This run was already {run.get_status_display().lower()} {when}.")
+
+
+class StepNotWaiting(EngineError):
+    """The step is not waiting for anyone: someone got there first, or it was stopped."""
+
+    def __init__(self, step_run: StepRun, who: str | None = None):
+        self.step_run = step_run
+        when = said_when(step_run.finished_at)
+        status = step_run.status
+        if status == S.COMPLETED:
+            message = f"Already completed by {who or 'someone else'} {when}."
+        elif status == S.SKIPPED:
+            message = f"This step was skipped {when}."
+        elif status == S.CANCELLED:
+            message = f"This step was cancelled {when}."
+        elif status == S.FAILED:
+            message = "This step has failed; an operator must retry or skip it."
+        else:
+            message = "This step is not waiting for an answer right now."
+        super().__init__(message)
+
+
+class StepNotRetryable(EngineError):
+    pass
+
+
+class CompletionRefused(EngineError):
+    """The step's kind refused the person (e.g. the work item was reassigned meanwhile)."""
+
+
+def user_label(user) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
+def completed_by_label(step_run: StepRun) -> str | None:
+    """Who completed the step run, for "Already completed by Ana at 10:42"."""
+    if step_run.completed_by_id is None:
+        return None
+    return user_label(step_run.completed_by)
