@@ -195,7 +195,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat keeps its schedule in memory, not in a file: every entry repeats within a minute, so
+# forgetting when each last ran costs nothing at a restart, and beat needs no writable folder
+# (with DATABASE_URL and REDIS_URL, make run has no var/).
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 
 # The fake payroll endpoint the demo calls; production points it at the real payroll API.
 PAYROLL_API_URL = envstr("PAYROLL_API_URL", f"{SITE_URL}/demo/payroll/employees/")
