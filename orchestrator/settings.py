@@ -206,25 +206,22 @@ PAYROLL_API_URL = envstr("PAYROLL_API_URL", f"{SITE_URL}/demo/payroll/employees/
 # Modules that register a project's own actions with @register_action (see README).
 ACTION_MODULES = envlist("ACTION_MODULES", ["demo.actions"])
 
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
 # Celery logs every task at INFO as beat sends it, as a worker receives it and as it succeeds.
 # With LOG_SCHEDULED_TASKS off (make run), the tasks beat sends every few seconds (the sweep,
 # the reminders) log those lines at DEBUG, so that a terminal shows the steps' tasks, the
 # sweeps that found work, the failures and the emails instead of a line every few seconds.
 LOG_SCHEDULED_TASKS = envbool("LOG_SCHEDULED_TASKS", True)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"scheduled_tasks_at_debug": {"()": "orchestrator.logs.ScheduledTasksAtDebug"}},
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        **{
-            name: {"filters": [] if LOG_SCHEDULED_TASKS else ["scheduled_tasks_at_debug"]}
-            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
-        },
-    },
-}
+if not LOG_SCHEDULED_TASKS:
+    LOGGING["filters"] = {"scheduled_tasks": {"()": "orchestrator.logs.ScheduledTasksAtDebug"}}
+    for _logger in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        LOGGING["loggers"][_logger] = {"filters": ["scheduled_tasks"]}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)

@@ -3,8 +3,6 @@ LOG_SCHEDULED_TASKS is off; every other task, and every failure, still logs as C
 
 import logging
 
-import pytest
-
 from orchestrator.logs import ScheduledTasksAtDebug
 
 
@@ -15,16 +13,8 @@ def _record(logger: str, level: int, msg: str, args=(), data=None) -> logging.Lo
     return record
 
 
-@pytest.fixture
-def at_info():
-    logger = logging.getLogger("celery.app.trace")
-    previous = logger.level
-    logger.setLevel(logging.INFO)
-    yield
-    logger.setLevel(previous)
-
-
-def test_the_sweep_succeeding_is_not_shown_at_info(at_info):
+def test_the_sweep_succeeding_is_not_shown_at_info(caplog):
+    caplog.set_level(logging.INFO, logger="celery.app.trace")
     record = _record(
         "celery.app.trace",
         logging.INFO,
@@ -35,23 +25,21 @@ def test_the_sweep_succeeding_is_not_shown_at_info(at_info):
     assert not ScheduledTasksAtDebug().filter(record)
 
 
-def test_beat_sending_the_sweep_is_lowered_to_debug():
+def test_beat_sending_the_sweep_is_shown_at_debug(caplog):
+    caplog.set_level(logging.DEBUG, logger="celery.beat")
     record = _record(
         "celery.beat",
         logging.INFO,
         "Scheduler: Sending due task %s (%s)",
         ("sweep", "runs.tasks.sweep"),
     )
-    logging.getLogger("celery.beat").setLevel(logging.DEBUG)
-    try:
-        assert ScheduledTasksAtDebug().filter(record)
-    finally:
-        logging.getLogger("celery.beat").setLevel(logging.NOTSET)
 
+    assert ScheduledTasksAtDebug().filter(record)
     assert record.levelname == "DEBUG"
 
 
-def test_a_step_task_and_a_failing_sweep_are_still_shown(at_info):
+def test_a_step_task_and_a_failing_sweep_are_still_shown(caplog):
+    caplog.set_level(logging.INFO, logger="celery.app.trace")
     step = _record(
         "celery.app.trace",
         logging.INFO,
