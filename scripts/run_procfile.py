@@ -19,7 +19,9 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _die_with_honcho(honcho_pid: int) -> None:
-    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+    libc = ctypes.CDLL(None, use_errno=True)
+    # SIGKILL: honcho's helpers ignore SIGTERM and SIGINT.
+    if not hasattr(libc, "prctl") or libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
         return  # not Linux: no such safety net
     if os.getppid() != honcho_pid:  # honcho died before the request was made
         os._exit(1)
