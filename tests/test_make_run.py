@@ -64,13 +64,15 @@ class MakeRun:
             name: value
             for name, value in os.environ.items()
             # make run's own defaults, not whatever the test run was started with.
-            if name not in ("DEBUG", "SITE_URL", "PAYROLL_API_URL", "ACTION_MODULES")
+            if name
+            not in ("DEBUG", "SITE_URL", "PAYROLL_API_URL", "ACTION_MODULES", "LOG_SCHEDULED_TASKS")
         }
         env.update(
             DATABASE_URL=worker_support.worker_database_url(),
             REDIS_URL=settings.REDIS_URL,
             CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
             PORT=str(self.port),
+            SWEEP_INTERVAL_SECONDS="1",  # beat sends a sweep every second
             # As on a fresh clone: there is no var/ (with PostgreSQL and Redis nothing makes it).
             VAR_DIR=str(var_dir),
             MAKEFLAGS="",
@@ -132,6 +134,7 @@ class MakeRun:
             if " ready." in output and "beat: Starting..." in output and self._login_page():
                 break
             time.sleep(0.2)
+        self.up_at = time.monotonic()
         processes = self.processes()
         for name in ("runserver", "worker", "beat"):
             assert any(name in command for command in processes.values()), processes
@@ -215,6 +218,13 @@ def test_ctrl_c_stops_web_worker_and_beat_after_they_ran_a_background_step(make_
 
     # The worker of make run calls the demo's payroll API on the web server of make run.
     _wait_for_status({"run": run, "step__key": "setup_payroll"}, StepRun.Status.COMPLETED)
+    time.sleep(max(0.0, make_run.up_at + 3 - time.monotonic()))  # three sweeps at least
+
+    # The terminal shows the step's task, not the sweeps.
+    output = make_run.output()
+    assert "Task runs.tasks.execute_step[" in output
+    assert "Task runs.tasks.sweep[" not in output
+    assert "Sending due task" not in output
 
     os.killpg(make_run.make.pid, signal.SIGINT)  # what Ctrl-C in its terminal does
     make_run.wait_for_make()
