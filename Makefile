@@ -43,6 +43,10 @@ lint: install
 	$(BIN)/ruff check .
 
 # The embedded default (no DATABASE_URL / REDIS_URL): SQLite in var/ and a broker in a folder.
+# honcho gives each process its own PORT (web $(PORT), worker +100, beat +200): SITE_URL keeps
+# the worker's links and the demo's payroll calls on the web server. LOG_SCHEDULED_TASKS=false:
+# no log lines for the sweep every few seconds. `--env /dev/null`: .env is docker compose's
+# (DEBUG off, its database), not make run's.
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
@@ -53,7 +57,10 @@ run: install
 	@echo "Log in as admin / demo (superuser), or as any demo login listed above (password demo)."
 	@echo "Ctrl-C stops the web server, the worker and beat."
 	@echo
-	PORT=$(PORT) $(BIN)/python scripts/devserver.py Procfile.dev
+	@PATH="$(CURDIR)/$(BIN):$$PATH" SITE_URL="$${SITE_URL:-http://127.0.0.1:$(PORT)}" \
+	  LOG_SCHEDULED_TASKS="$${LOG_SCHEDULED_TASKS:-false}" PYTHONUNBUFFERED=1 \
+	  $(BIN)/python scripts/run_procfile.py start --procfile Procfile.dev --env /dev/null \
+	  --port $(PORT)
 
 test: install
 	@scripts/services.sh --browser

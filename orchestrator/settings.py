@@ -198,7 +198,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat keeps its schedule in memory, not in a file: every entry repeats within a minute, so
+# forgetting when each last ran costs nothing at a restart, and beat needs no writable folder
+# (with DATABASE_URL and REDIS_URL, make run has no var/).
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 
 # The fake payroll endpoint the demo calls; production points it at the real payroll API.
 PAYROLL_API_URL = envstr("PAYROLL_API_URL", f"{SITE_URL}/demo/payroll/employees/")
@@ -213,6 +216,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+# Celery logs every task at INFO as beat sends it, as a worker receives it and as it succeeds.
+# With LOG_SCHEDULED_TASKS off (make run), the tasks beat sends every few seconds (the sweep,
+# the reminders) log those lines at DEBUG, so that a terminal shows the steps' tasks, the
+# sweeps that found work, the failures and the emails instead of a line every few seconds.
+LOG_SCHEDULED_TASKS = envbool("LOG_SCHEDULED_TASKS", True)
+if not LOG_SCHEDULED_TASKS:
+    LOGGING["filters"] = {"scheduled_tasks": {"()": "orchestrator.logs.ScheduledTasksAtDebug"}}
+    for _logger in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        LOGGING["loggers"][_logger] = {"filters": ["scheduled_tasks"]}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)

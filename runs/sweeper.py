@@ -130,9 +130,12 @@ def resume_waiting_parents() -> int:
 
 
 def sweep() -> dict[str, int]:
-    return {
+    counts = {
         "redispatched": redispatch_lost_steps(),
         "timed_out": time_out_dead_steps(),
         "timers_fired": fire_due_timers(),
         "parents_resumed": resume_waiting_parents(),
     }
+    # Every few seconds: a sweep that found nothing is not news.
+    logger.log(logging.INFO if any(counts.values()) else logging.DEBUG, "sweep: %s", counts)
+    return counts
