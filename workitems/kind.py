@@ -1,6 +1,7 @@
 """The interactive step kind: a step run waits for a person, through a work item."""
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
 from orchestrator.expressions import ExpressionError, evaluate
@@ -66,18 +67,30 @@ class InteractiveKind(StepKind):
         """Close the open work item, only if `user` may still act on it: the assignee, the
         owner of a claimed queue item, or a member of the assigned group. The check is part
         of the UPDATE, under the run's lock, so a release or reassignment that slipped in
-        after the view's own check is caught here, with no extra query."""
-        open_item = WorkItem.objects.filter(step_run_id=step_run.pk, status=WorkItem.Status.OPEN)
-        if user is not None:
-            memberships = get_user_model().groups.through.objects.filter(user_id=user.pk)
-            open_item = open_item.filter(
-                Q(assignee_user_id=user.pk)
-                | Q(assignee_queue__isnull=False, owner_id=user.pk)
-                | Q(assignee_group_id__in=memberships.values("group_id"))
-            )
-        closed = open_item.update(
-            status=WorkItem.Status.COMPLETED, completed_by=user, completed_at=now
+        after the view's own check is caught here, with no extra query. Plain SQL: built by
+        the ORM on every completion, this statement cost about 1 ms of CPU."""
+        table = WorkItem._meta.db_table
+        memberships = get_user_model().groups.through._meta.db_table
+        sql = (
+            f"UPDATE {table} SET status = %s, completed_by_id = %s, completed_at = %s "
+            "WHERE step_run_id = %s AND status = %s"
         )
+        params = [
+            WorkItem.Status.COMPLETED,
+            getattr(user, "pk", None),
+            connection.ops.adapt_datetimefield_value(now),
+            step_run.pk,
+            WorkItem.Status.OPEN,
+        ]
+        if user is not None:
+            sql += (
+                " AND (assignee_user_id = %s OR (assignee_queue_id IS NOT NULL AND owner_id = %s)"
+                f" OR assignee_group_id IN (SELECT group_id FROM {memberships} WHERE user_id = %s))"
+            )
+            params += [user.pk, user.pk, user.pk]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            closed = cursor.rowcount
         if not closed:
             raise StepRefused(
                 "This item is no longer yours to complete: it was released or reassigned meanwhile."
