@@ -11,7 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 
 from orchestrator.expressions import ExpressionError, MissingData, condition_holds
-from orchestrator.models import Orchestration, OrchestrationVersion, StageRoute, Step
+from orchestrator.models import Orchestration, StageRoute, Step
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
 from runs.engine.data import jsonable, record_snapshot
 from runs.engine.errors import (
@@ -22,7 +22,7 @@ from runs.engine.errors import (
     completed_by_label,
 )
 from runs.engine.states import STEP_DONE, STEP_OPEN, S
-from runs.engine.unit import RunState, new_run_transaction, run_transaction
+from runs.engine.unit import RunState, active_version_id, new_run_transaction, run_transaction
 from runs.kinds import StepCannotStart, StepRefused, StepStart, get_kind
 from runs.models import Run, StageRun, StepRun
 
@@ -232,13 +232,7 @@ def launch(
 ) -> Run:
     """Start a run of the orchestration's active version (the run is pinned to it): creates
     the run with its stage runs and step runs, and starts the first stage."""
-    version_id = (
-        OrchestrationVersion.objects.filter(
-            orchestration__key=orchestration_key, status=OrchestrationVersion.Status.ACTIVE
-        )
-        .values_list("pk", flat=True)
-        .first()
-    )
+    version_id = active_version_id(orchestration_key)
     if version_id is None:
         if not Orchestration.objects.filter(key=orchestration_key).exists():
             raise OrchestrationNotFound(f'There is no orchestration "{orchestration_key}".')

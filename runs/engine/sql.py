@@ -20,6 +20,8 @@ from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from orchestrator.models import Orchestration, OrchestrationVersion
+
 UTC = datetime.UTC
 
 
@@ -209,6 +211,19 @@ def update(db, objects: list[models.Model], dirty: dict[int, set[str]], pipeline
         where = f"{pk} IN ({', '.join('%s' for _ in changed)})"
         params += [obj.pk for obj in changed]
     pipeline.write(f'UPDATE "{meta.db_table}" SET {", ".join(assignments)} WHERE {where}', params)
+
+
+def active_version_id(db, orchestration_key: str) -> int | None:
+    """The id of the orchestration's active version (one per orchestration, a constraint)."""
+    version, orchestration = OrchestrationVersion._meta.db_table, Orchestration._meta.db_table
+    with db.cursor() as cursor:
+        cursor.execute(
+            f'SELECT v.id FROM "{version}" v JOIN "{orchestration}" o ON o.id = v.orchestration_id'
+            " WHERE o.key = %s AND v.status = %s",
+            [orchestration_key, OrchestrationVersion.Status.ACTIVE],
+        )
+        found = cursor.fetchone()
+    return found[0] if found else None
 
 
 class FunctionRows:

@@ -31,6 +31,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from orchestrator.models import OrchestrationVersion
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
 from runs.engine import sql
 from runs.engine.begin import CarryBegin
@@ -102,6 +103,20 @@ def take_attempt(*, run_id: int, step_run_id: int, attempt: int):
         return None
     step_runs = list(StepRun.objects.filter(run_id=run_id).select_related("run").order_by("id"))
     return step_runs[0].run, step_runs
+
+
+def active_version_id(orchestration_key: str) -> int | None:
+    """The id of the orchestration's active version: the one a launch runs."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if fast_path(db):
+        return sql.active_version_id(db, orchestration_key)
+    return (
+        OrchestrationVersion.objects.filter(
+            orchestration__key=orchestration_key, status=OrchestrationVersion.Status.ACTIVE
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 class _Transaction:
