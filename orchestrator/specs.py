@@ -105,7 +105,7 @@ class StageSpec:
 @dataclass(frozen=True)
 class OrchestrationSpec:
     key: str
-    name: str = ""
+    name: str = ""  # Empty: the key.
     description: str = ""
     starter_groups: Sequence[Any] = ()  # Groups or their names.
     stages: Sequence[StageSpec] = ()
@@ -129,7 +129,7 @@ def build(
     `activate` is false: then it stays a draft, e.g. for a test to break one piece of it."""
     orchestration, _ = Orchestration.objects.get_or_create(
         key=spec.key,
-        defaults={"name": spec.name or _label(spec.key), "description": spec.description},
+        defaults={"name": spec.name or spec.key, "description": spec.description},
     )
     orchestration.starter_groups.add(*(_group(group) for group in spec.starter_groups))
     version = build_version(orchestration, spec, notes=notes)
