@@ -11,10 +11,10 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from demo.management.commands.bench import Command
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.models import Run
 from runs.tasks import execute_step
-from tests.definitions import build
 from tests.support.worker import worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +57,8 @@ def _gunicorn_processes() -> list[Path]:
 
 
 def test_a_run_that_did_not_complete_fails_the_bench(assignee):
-    build("desk", [{"key": "book", "steps": [{"key": "assign_desk", "user": assignee}]}])
+    assign_desk = StepSpec("assign_desk", assignee=assignee)
+    build(OrchestrationSpec("desk", stages=[StageSpec("book", steps=[assign_desk])]))
     run = engine.launch("desk")  # waits for the assignee: not completed
 
     with pytest.raises(CommandError, match=f"Run {run.pk} ended running, not completed."):

@@ -6,9 +6,9 @@ import threading
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine, rows
 from runs.models import Run, RunEvent, StepRun
-from tests.definitions import build
 
 
 @pytest.mark.django_db
@@ -35,7 +35,8 @@ def test_new_refuses_a_field_the_model_does_not_have():
 
 def _flow(user) -> Run:
     """A run waiting for `user` (nothing is sent to a worker)."""
-    build("desk", [{"key": "book", "steps": [{"key": "assign_desk", "user": user}]}])
+    assign_desk = StepSpec("assign_desk", assignee=user)
+    build(OrchestrationSpec("desk", stages=[StageSpec("book", steps=[assign_desk])]))
     return engine.launch("desk")
 
 
