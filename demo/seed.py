@@ -17,6 +17,9 @@ from django.db import transaction
 
 from orchestrator.models import Field, Orchestration, Queue, Step
 from orchestrator.specs import (
+    APPROVE,
+    COMMENT,
+    REJECT,
     FieldSpec,
     OrchestrationSpec,
     RouteSpec,
@@ -71,9 +74,6 @@ QUEUES = {"it": ("IT", ["it", "it2"])}
 # What the four share ---------------------------------------------------------------------
 
 
-COMMENT = FieldSpec("comment", "Comment", Field.Type.LONG_TEXT, required=False)
-APPROVE = ("approve", "Approve")
-REJECT = ("reject", "Reject")
 DAY = datetime.timedelta(days=1)
 
 

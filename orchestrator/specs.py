@@ -121,6 +121,12 @@ def decision(*choices: tuple[str, str], label: str = "Decision") -> FieldSpec:
     return FieldSpec("decision", label, Field.Type.DECISION, choices=choices)
 
 
+# Pieces many orchestrations share.
+APPROVE = ("approve", "Approve")
+REJECT = ("reject", "Reject")
+COMMENT = FieldSpec("comment", "Comment", Field.Type.LONG_TEXT, required=False)
+
+
 def build(
     spec: OrchestrationSpec, *, activate: bool = True, notes: str = ""
 ) -> OrchestrationVersion:

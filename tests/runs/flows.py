@@ -2,7 +2,15 @@
 
 from pathlib import Path
 
-from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, decision
+from orchestrator.specs import (
+    APPROVE,
+    COMMENT,
+    REJECT,
+    OrchestrationSpec,
+    StageSpec,
+    StepSpec,
+    decision,
+)
 
 
 def background_flow(
@@ -31,10 +39,7 @@ def review_flow(key: str = "review", *, reviewer) -> OrchestrationSpec:
         "approval",
         "Manager approval",
         assignee=reviewer,
-        fields=[
-            decision(("approve", "Approve"), ("reject", "Reject")),
-            FieldSpec("comment", "Comment", "long_text", required=False),
-        ],
+        fields=[decision(APPROVE, REJECT), COMMENT],
     )
     announce = StepSpec("announce", action="log", parameters={"message": "hello"})
     return OrchestrationSpec(
