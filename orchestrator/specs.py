@@ -13,6 +13,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Max
@@ -29,6 +30,11 @@ from orchestrator.models import (
     Step,
 )
 
+# People and pools: the model instance, or its name (a username, a group's name).
+UserRef = AbstractBaseUser | str
+GroupRef = Group | str
+Assignee = AbstractBaseUser | Queue | Group | str
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -39,7 +45,7 @@ class FieldSpec:
     choices: Sequence[tuple[str, str]] = ()  # (value, label) pairs
     default: str = ""  # CEL over the run data, e.g. "application.amount" on rework.
     help_text: str = ""
-    limit_to_group: Any = None  # A user field's group: a Group or its name.
+    limit_to_group: GroupRef | None = None  # A user field's choices: this group's members.
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class StepSpec:
 
     key: str
     label: str = ""
-    assignee: Any = ""
+    assignee: Assignee = ""
     fields: Sequence[FieldSpec] = ()
     screens: Sequence[ScreenSpec] = ()  # Instead of `fields`, for a flow of several screens.
     instructions: str = ""
@@ -66,10 +72,10 @@ class StepSpec:
     due_in: datetime.timedelta | None = None
     remind_every: datetime.timedelta | None = None
     escalate_after: datetime.timedelta | None = None
-    escalate_to: Any = None  # A user or a username.
+    escalate_to: UserRef | None = None
     creates_record: str = ""  # A model label, e.g. "demo.Employee".
     action: str = ""
-    parameters: dict = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)
     max_retries: int | None = None  # None: the model's defaults, for these three.
     retry_backoff: float | None = None  # Seconds before the first retry.
     timeout: datetime.timedelta | None = None
@@ -107,7 +113,7 @@ class OrchestrationSpec:
     key: str
     name: str = ""  # Empty: the key.
     description: str = ""
-    starter_groups: Sequence[Any] = ()  # Groups or their names.
+    starter_groups: Sequence[GroupRef] = ()
     stages: Sequence[StageSpec] = ()
 
 
@@ -220,12 +226,12 @@ def _build_step(version: OrchestrationVersion, stage: Stage, position: int, spec
     return step
 
 
-def _set_assignee(step: Step, assignee: Any) -> None:
+def _set_assignee(step: Step, assignee: Assignee) -> None:
     if isinstance(assignee, Queue):
         step.assignee_type, step.assignee_queue = Step.AssigneeType.QUEUE, assignee
     elif isinstance(assignee, Group):
         step.assignee_type, step.assignee_group = Step.AssigneeType.GROUP, assignee
-    elif isinstance(assignee, get_user_model()):
+    elif isinstance(assignee, AbstractBaseUser):
         step.assignee_type, step.assignee_user = Step.AssigneeType.USER, assignee
     else:
         kind, _, target = assignee.partition(":")
@@ -270,13 +276,13 @@ def _build_screen_flow(version: OrchestrationVersion, label: str, spec: StepSpec
     return flow
 
 
-def _user(user: Any):
+def _user(user: UserRef) -> AbstractBaseUser:
     if isinstance(user, str):
         return get_user_model().objects.get(username=user)
     return user
 
 
-def _group(group: Group | str) -> Group:
+def _group(group: GroupRef) -> Group:
     return Group.objects.get(name=group) if isinstance(group, str) else group
 
 
