@@ -1,32 +1,34 @@
 """The demo: its cast (users, groups, the IT queue) and four orchestrations, and `seed_demo()`
 which creates them idempotently (`python manage.py seed_demo`).
 
-Each orchestration is a small declarative description below; one builder turns a
-description into a draft version and activates it (which validates it). An orchestration
+Each orchestration is a small declarative description below (the specs of
+orchestrator/specs.py); its builder turns a description into a draft version, which the seed
+activates (which validates it). An orchestration
 that already has an active version keeps it: the seed never replaces someone's edits.
 """
 
 import datetime
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Max
 
-from orchestrator.models import (
-    Field,
-    Orchestration,
-    OrchestrationVersion,
-    Queue,
-    Screen,
-    ScreenFlow,
-    Stage,
-    StageRoute,
-    Step,
+from orchestrator.models import Field, Orchestration, Queue, Step
+from orchestrator.specs import (
+    APPROVE,
+    COMMENT,
+    REJECT,
+    FieldSpec,
+    OrchestrationSpec,
+    RouteSpec,
+    ScreenSpec,
+    StageSpec,
+    StepSpec,
+    build_version,
+    choice,
+    decision,
 )
 
 PASSWORD = "demo"
@@ -69,93 +71,9 @@ GROUPS = {
 QUEUES = {"it": ("IT", ["it", "it2"])}
 
 
-# Describing an orchestration -------------------------------------------------------------
+# What the four share ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    key: str
-    label: str
-    type: str = Field.Type.TEXT
-    required: bool = True
-    choices: tuple[tuple[str, str], ...] = ()
-    default: str = ""  # CEL over the run data, e.g. "application.amount" on rework.
-    help_text: str = ""
-
-
-@dataclass(frozen=True)
-class ScreenSpec:
-    title: str
-    fields: tuple[FieldSpec, ...]
-    help_text: str = ""
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """An interactive step (`assignee` and `fields` or `screens`) or, when it names an
-    `action`, a background step. `assignee` is "starter", "user:<username>",
-    "queue:<key>", "group:<name>" or "expression:<CEL>"."""
-
-    key: str
-    label: str
-    assignee: str = ""
-    fields: tuple[FieldSpec, ...] = ()
-    screens: tuple[ScreenSpec, ...] = ()  # Instead of `fields`, for a flow of several screens.
-    instructions: str = ""
-    due_in: datetime.timedelta | None = None
-    remind_every: datetime.timedelta | None = None
-    creates_record: str = ""  # A model label, e.g. "demo.Employee".
-    action: str = ""
-    parameters: dict = field(default_factory=dict)
-    depends_on: tuple[str, ...] = ()
-
-    @property
-    def kind(self) -> str:
-        return Step.Kind.BACKGROUND if self.action else Step.Kind.INTERACTIVE
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    """After the stage: when `condition` holds, go back (or on) to stage `go_to`, or end the
-    run with the outcome `end`."""
-
-    condition: str = ""
-    go_to: str = ""
-    end: str = ""
-    max_repeats: int = 3
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    key: str
-    label: str
-    steps: tuple[StepSpec, ...]
-    routes: tuple[RouteSpec, ...] = ()
-    entry_condition: str = ""
-
-
-@dataclass(frozen=True)
-class OrchestrationSpec:
-    key: str
-    name: str
-    description: str
-    starter_groups: tuple[str, ...]
-    stages: tuple[StageSpec, ...]
-
-
-def choice(*labels: str) -> tuple[tuple[str, str], ...]:
-    """Choices whose stored value is their label ("Engineering")."""
-    return tuple((label, label) for label in labels)
-
-
-def decision(*choices: tuple[str, str]) -> FieldSpec:
-    """A decision: one submit button per choice."""
-    return FieldSpec("decision", "Decision", Field.Type.DECISION, choices=choices)
-
-
-COMMENT = FieldSpec("comment", "Comment", Field.Type.LONG_TEXT, required=False)
-APPROVE = ("approve", "Approve")
-REJECT = ("reject", "Reject")
 DAY = datetime.timedelta(days=1)
 
 
@@ -643,9 +561,9 @@ def seed_demo() -> SeedSummary:
     with transaction.atomic():
         users = _seed_users(summary)
         groups = _seed_groups(users, summary)
-        queues = _seed_queues(users, summary)
+        _seed_queues(users, summary)
         for spec in ORCHESTRATIONS:
-            _seed_orchestration(spec, users=users, groups=groups, queues=queues, summary=summary)
+            _seed_orchestration(spec, groups=groups, summary=summary)
     return summary
 
 
@@ -695,9 +613,7 @@ def _seed_queues(users: dict, summary: SeedSummary) -> dict[str, Queue]:
     return queues
 
 
-def _seed_orchestration(
-    spec: OrchestrationSpec, *, users: dict, groups: dict, queues: dict, summary: SeedSummary
-) -> None:
+def _seed_orchestration(spec: OrchestrationSpec, *, groups: dict, summary: SeedSummary) -> None:
     orchestration, _ = Orchestration.objects.get_or_create(
         key=spec.key, defaults={"name": spec.name, "description": spec.description}
     )
@@ -705,112 +621,6 @@ def _seed_orchestration(
     if orchestration.active_version is not None:
         summary.kept.append(orchestration.name)
         return
-    version = build_version(orchestration, spec, users=users, groups=groups, queues=queues)
+    version = build_version(orchestration, spec, notes="Created by seed_demo.")
     version.activate()  # Validates the whole tree; a problem raises ValidationError.
     summary.activated.append(f"{orchestration.name} v{version.number}")
-
-
-def build_version(
-    orchestration: Orchestration,
-    spec: OrchestrationSpec,
-    *,
-    users: dict,
-    groups: dict,
-    queues: dict,
-) -> OrchestrationVersion:
-    """Create a new draft version of `orchestration` from its description."""
-    last = orchestration.versions.aggregate(last=Max("number"))["last"] or 0
-    version = OrchestrationVersion.objects.create(
-        orchestration=orchestration, number=last + 1, notes="Created by seed_demo."
-    )
-    stages = {
-        stage_spec.key: Stage.objects.create(
-            version=version,
-            position=position,
-            key=stage_spec.key,
-            label=stage_spec.label,
-            entry_condition=stage_spec.entry_condition,
-        )
-        for position, stage_spec in enumerate(spec.stages)
-    }
-    steps: dict[str, Step] = {}
-    for stage_spec in spec.stages:
-        stage = stages[stage_spec.key]
-        for position, step_spec in enumerate(stage_spec.steps):
-            step = Step(
-                version=version,
-                stage=stage,
-                position=position,
-                key=step_spec.key,
-                label=step_spec.label,
-                kind=step_spec.kind,
-            )
-            if step_spec.kind == Step.Kind.BACKGROUND:
-                step.action = step_spec.action
-                step.parameters = step_spec.parameters
-            else:
-                _set_assignee(step, step_spec.assignee, users=users, groups=groups, queues=queues)
-                step.screen_flow = _build_screen_flow(version, step_spec)
-                step.instructions = step_spec.instructions
-                step.due_in = step_spec.due_in
-                step.remind_every = step_spec.remind_every
-            if step_spec.creates_record:
-                model = apps.get_model(step_spec.creates_record)
-                step.creates_record = ContentType.objects.get_for_model(model)
-            step.save()
-            steps[step_spec.key] = step
-        for position, route in enumerate(stage_spec.routes):
-            StageRoute.objects.create(
-                stage=stage,
-                position=position,
-                condition=route.condition,
-                action=StageRoute.Action.END if route.end else StageRoute.Action.GO_TO,
-                target_stage=stages[route.go_to] if route.go_to else None,
-                outcome=route.end,
-                max_repeats=route.max_repeats,
-            )
-    for stage_spec in spec.stages:
-        for step_spec in stage_spec.steps:
-            if step_spec.depends_on:
-                steps[step_spec.key].depends_on.set([steps[key] for key in step_spec.depends_on])
-    return version
-
-
-def _set_assignee(step: Step, assignee: str, *, users: dict, groups: dict, queues: dict) -> None:
-    kind, _, target = assignee.partition(":")
-    step.assignee_type = kind
-    if kind == Step.AssigneeType.USER:
-        step.assignee_user = users[target]
-    elif kind == Step.AssigneeType.QUEUE:
-        step.assignee_queue = queues[target]
-    elif kind == Step.AssigneeType.GROUP:
-        step.assignee_group = groups[target]
-    elif kind == Step.AssigneeType.EXPRESSION:
-        step.assignee_expression = target
-
-
-def _build_screen_flow(version: OrchestrationVersion, step_spec: StepSpec) -> ScreenFlow:
-    flow = ScreenFlow.objects.create(version=version, key=step_spec.key, label=step_spec.label)
-    screens = step_spec.screens or (ScreenSpec(step_spec.label, step_spec.fields),)
-    for screen_position, screen_spec in enumerate(screens):
-        screen = Screen.objects.create(
-            flow=flow,
-            position=screen_position,
-            title=screen_spec.title,
-            help_text=screen_spec.help_text,
-        )
-        Field.objects.bulk_create(
-            Field(
-                screen=screen,
-                position=position,
-                key=field_spec.key,
-                label=field_spec.label,
-                type=field_spec.type,
-                required=field_spec.required,
-                choices=[{"value": value, "label": label} for value, label in field_spec.choices],
-                default=field_spec.default,
-                help_text=field_spec.help_text,
-            )
-            for position, field_spec in enumerate(screen_spec.fields)
-        )
-    return flow

@@ -30,7 +30,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
 
 from orchestrator.models import Orchestration, Queue, Step  # noqa: E402
-from tests.workitems.builders import build_orchestration  # noqa: E402
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build  # noqa: E402
 from tests.workitems.bulk import bulk_open_items  # noqa: E402
 from workitems.models import WorkItem  # noqa: E402
 
@@ -46,7 +46,8 @@ def main() -> None:
         sys.exit("Point DATABASE_URL at PostgreSQL.")
     users, queues, groups = _people()
     if not Orchestration.objects.filter(key=KEY).exists():
-        build_orchestration(KEY, name="Inbox load", steps=[{"key": "work", "user": users[0]}])
+        work = StepSpec("work", assignee=users[0])
+        build(OrchestrationSpec(KEY, "Inbox load", stages=[StageSpec("work", steps=[work])]))
     step = Step.objects.get(version__orchestration__key=KEY, key="work")
     assignees = []
     for i in range(500):

@@ -4,8 +4,8 @@ a decimal as "85,000.00", yes/no as "Yes", a long text wrapped in its own column
 import pytest
 from playwright.sync_api import expect
 
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
-from tests.definitions import build
 from tests.runs.engine_helpers import complete
 from tests.support.browser import login
 from workitems.models import WorkItem
@@ -21,16 +21,17 @@ LONG_TEXT = (
 @pytest.fixture
 def run(assignee):
     fields = [
-        {"key": "salary", "label": "Salary", "type": "decimal"},
-        {"key": "relocate", "label": "Relocation needed", "type": "yes_no"},
-        {"key": "notes", "label": "Notes for the team", "type": "long_text"},
+        FieldSpec("salary", "Salary", "decimal"),
+        FieldSpec("relocate", "Relocation needed", "yes_no"),
+        FieldSpec("notes", "Notes for the team", "long_text"),
     ]
+    offer = StepSpec("offer", assignee=assignee, fields=fields)
+    approval = StepSpec("approval", assignee=assignee)
     build(
-        "offer",
-        [
-            {"key": "hr", "steps": [{"key": "offer", "user": assignee, "fields": fields}]},
-            {"key": "review", "steps": [{"key": "approval", "user": assignee}]},
-        ],
+        OrchestrationSpec(
+            "offer",
+            stages=[StageSpec("hr", steps=[offer]), StageSpec("review", steps=[approval])],
+        )
     )
     run = engine.launch("offer", title="Ana's offer")
     complete(run, "offer", assignee, salary=85000.0, relocate=True, notes=LONG_TEXT)

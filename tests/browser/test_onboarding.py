@@ -3,7 +3,6 @@ worker running payroll and the welcome email in the background."""
 
 import io
 import re
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from demo.models import Employee
 from runs.models import Run
 from tests.support.browser import DEFAULT_TIMEOUT_MS, login
+from tests.support.polling import wait_for
 from workitems.models import WorkItem
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,14 +29,6 @@ def open_page(browser: Browser, live_server, username: str, viewport=None) -> Pa
     page = context.new_page()
     login(page, live_server, username)
     return page
-
-
-def wait_until(condition, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out waiting for {what}.")
-        time.sleep(0.2)
 
 
 def test_employee_onboarding_through_the_browser(page, browser, live_server, celery_worker_factory):
@@ -102,9 +94,9 @@ def test_employee_onboarding_through_the_browser(page, browser, live_server, cel
 
     # Payroll runs on the worker, against the demo's payroll API; then the manager's turn.
     manager = get_user_model().objects.get(username="manager")
-    wait_until(
+    wait_for(
         lambda: WorkItem.objects.filter(assignee_user=manager, status="open").exists(),
-        "the manager's approval (payroll runs in the background first)",
+        message="the manager's approval (payroll runs in the background first)",
     )
     boss = open_page(browser, live_server, "manager")
     pages.append(boss)
@@ -129,11 +121,11 @@ def test_employee_onboarding_through_the_browser(page, browser, live_server, cel
     expect(boss.get_by_role("status")).to_contain_text("Thanks — 'Manager approval' is complete.")
 
     # The welcome email goes out from the worker and the run completes.
-    wait_until(
+    wait_for(
         lambda: Run.objects.filter(pk=run.pk, status=Run.Status.COMPLETED).exists(),
-        "the run to complete",
+        message="the run to complete",
     )
-    wait_until(lambda: worker.outbox(), "the welcome email")
+    wait_for(lambda: worker.outbox(), message="the welcome email")
     [welcome] = [m for m in worker.outbox() if m["To"] == "ana.perez@example.com"]
     assert welcome["Subject"] == "Welcome to the team, Ana Pérez!"
     assert "Your desk is 4.12 in HQ" in welcome.get_content()

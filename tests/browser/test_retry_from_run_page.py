@@ -2,25 +2,17 @@
 the step with a reason, and watches the run complete (the page polls; a real worker runs the
 step)."""
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
+from orchestrator.specs import build
 from runs import engine
 from runs.models import Run, RunEvent
-from tests.runs.builders import background_flow
+from tests.runs.flows import background_flow
 from tests.support.browser import login
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for_status(run: Run, status: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while Run.objects.filter(pk=run.pk).values_list("status", flat=True).get() != status:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Run {run.pk} did not become {status} in {timeout}s.")
-        time.sleep(0.2)
 
 
 def test_operator_retries_a_failed_step_and_sees_the_run_complete(
@@ -28,9 +20,11 @@ def test_operator_retries_a_failed_step_and_sees_the_run_complete(
 ):
     flag = tmp_path / "ledger-down"
     flag.touch()
-    background_flow(flag=flag, max_retries=0)
+    build(background_flow(flag=flag, max_retries=0))
     run = engine.launch("ledger", title="Invoice 17")
-    wait_for_status(run, "failed")
+    wait_for(
+        lambda: Run.objects.filter(pk=run.pk, status="failed").exists(), message="the run to fail"
+    )
 
     login(page, live_server, operator.username)
     page.goto(f"/runs/{run.pk}/")

@@ -5,9 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from orchestrator.specs import FieldSpec, OrchestrationSpec, ScreenSpec, StageSpec, StepSpec, build
 from runs.models import StepRun
 from tests.support.browser import DEFAULT_TIMEOUT_MS, login
-from tests.workitems.builders import build_orchestration, field, launch
+from tests.workitems.items import launch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,24 +16,22 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def hire_item(assignee):
     """Two screens for Ana: who is joining, then the position."""
-    build_orchestration(
-        "hire",
-        name="Hire",
-        steps=[
-            {
-                "key": "hire_form",
-                "label": "New hire form",
-                "user": assignee,
-                "screens": [
-                    [
-                        field("full_name", label="Full name"),
-                        field("email", "email", label="Email", help_text="Their work address"),
-                    ],
-                    [field("job_title", label="Job title")],
+    hire_form = StepSpec(
+        "hire_form",
+        "New hire form",
+        assignee=assignee,
+        screens=[
+            ScreenSpec(
+                "Who is joining",
+                [
+                    FieldSpec("full_name", "Full name"),
+                    FieldSpec("email", "Email", "email", help_text="Their work address"),
                 ],
-            }
+            ),
+            ScreenSpec("The position", [FieldSpec("job_title", "Job title")]),
         ],
     )
+    build(OrchestrationSpec("hire", "Hire", stages=[StageSpec("hire", steps=[hire_form])]))
     return launch("hire")
 
 
@@ -88,17 +87,12 @@ def test_a_second_group_members_stale_submit_is_refused_clearly(
 ):
     second = make_user("gabe", first_name="Gabe")
     second.groups.add(group)
-    build_orchestration(
-        "desk",
-        steps=[
-            {
-                "key": "assign_desk",
-                "label": "Assign desk",
-                "group": group,
-                "fields": [field("building", label="Building"), field("desk", label="Desk")],
-            }
-        ],
+    assign_desk = StepSpec(
+        "assign_desk",
+        assignee=group,
+        fields=[FieldSpec("building", "Building"), FieldSpec("desk", "Desk")],
     )
+    build(OrchestrationSpec("desk", stages=[StageSpec("assign", steps=[assign_desk])]))
     item = launch("desk")
     other = browser.new_context(base_url=live_server.url)
     other.set_default_timeout(DEFAULT_TIMEOUT_MS)

@@ -11,10 +11,10 @@ from django.core.management.base import CommandError
 from django.db import connections
 
 from demo.management.commands.bench import Command
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.models import Run
 from runs.tasks import execute_step
-from tests.definitions import build
 from tests.support.worker import worker_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,18 +28,20 @@ def test_bench_runs_onboarding_to_completion_and_prints_its_figures(monkeypatch,
     monkeypatch.setenv("DATABASE_URL", worker_database_url())  # the payroll server's database
     payroll_url = settings.PAYROLL_API_URL
     out = io.StringIO()
+    # Gunicorns of other checkouts on this machine are theirs; the bench must leave none.
+    others = set(_gunicorn_processes())
 
     call_command("bench", runs=3, warmup=1, stdout=out)
 
     lines = out.getvalue().splitlines()
     runs_per_second, sql, commits, ratio = map(float, LAST_LINE.match(lines[-1]).groups())
     assert runs_per_second > 0 and ratio > 0
-    assert 0 < sql <= 50  # the ceiling for SQL statements per run
+    assert 0 < sql <= 47  # the ceiling for SQL statements per run
     assert commits == 11.0  # launch, 4 completions, a claim, 2 x (take, record), payroll
     assert any(line.startswith("ms per run: mean") for line in lines)
     assert Run.objects.filter(status=Run.Status.COMPLETED).count() == 4
     # What it changed for the runs is back as it was.
-    assert not _gunicorn_processes()
+    assert not set(_gunicorn_processes()) - others
     assert payroll_url == settings.PAYROLL_API_URL
     assert "apply_async" not in vars(execute_step._get_current_object())
     assert "commit" not in vars(connections["default"])
@@ -57,7 +59,8 @@ def _gunicorn_processes() -> list[Path]:
 
 
 def test_a_run_that_did_not_complete_fails_the_bench(assignee):
-    build("desk", [{"key": "book", "steps": [{"key": "assign_desk", "user": assignee}]}])
+    assign_desk = StepSpec("assign_desk", assignee=assignee)
+    build(OrchestrationSpec("desk", stages=[StageSpec("book", steps=[assign_desk])]))
     run = engine.launch("desk")  # waits for the assignee: not completed
 
     with pytest.raises(CommandError, match=f"Run {run.pk} ended running, not completed."):

@@ -16,7 +16,8 @@ from orchestrator.models import (
     StageRoute,
     Step,
 )
-from tests.orchestrator.builders import add_stage, build_valid_version
+from orchestrator.specs import build
+from tests.orchestrator.flows import request_and_review
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +30,12 @@ def admin_client(client, make_user):
 
 @pytest.fixture
 def draft():
-    return build_valid_version()
+    return build(request_and_review(), activate=False)
 
 
 @pytest.fixture
 def active():
-    version = build_valid_version()
-    version.activate()
-    return version
+    return build(request_and_review())
 
 
 def version_url(version, view="change") -> str:
@@ -98,7 +97,7 @@ def test_validate_shows_success(admin_client, draft):
 
 
 def test_validate_shows_every_problem_as_a_message(admin_client, draft):
-    add_stage(draft, "archive", label="Archive")
+    Stage.objects.create(version=draft, position=2, key="archive", label="Archive")
     Step.objects.filter(key="check").update(action="send_fax")
 
     response = admin_client.post(version_url(draft, "validate"), follow=True)
@@ -125,7 +124,7 @@ def test_the_buttons_are_for_staff_only(client, assignee, draft):
 
 
 def test_activate_makes_the_version_active_and_retires_the_previous(admin_client, active):
-    second = build_valid_version(active.orchestration)
+    second = build(request_and_review(), activate=False)
 
     response = admin_client.post(version_url(second, "activate"), follow=True)
 
@@ -138,8 +137,8 @@ def test_activate_makes_the_version_active_and_retires_the_previous(admin_client
 
 
 def test_activate_validates_first_and_shows_each_problem(admin_client, draft):
-    add_stage(draft, "archive", label="Archive")
-    add_stage(draft, "audit", label="Audit")
+    Stage.objects.create(version=draft, position=2, key="archive", label="Archive")
+    Stage.objects.create(version=draft, position=3, key="audit", label="Audit")
 
     response = admin_client.post(version_url(draft, "activate"), follow=True)
 
@@ -152,7 +151,7 @@ def test_activate_validates_first_and_shows_each_problem(admin_client, draft):
 
 
 def test_activating_a_retired_version_says_to_make_a_new_draft(admin_client, active):
-    build_valid_version(active.orchestration).activate()
+    build(request_and_review())
 
     response = admin_client.post(version_url(active, "activate"), follow=True)
 

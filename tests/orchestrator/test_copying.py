@@ -3,8 +3,9 @@
 import pytest
 
 from orchestrator.models import Field, OrchestrationVersion, Screen, StageRoute, Step
+from orchestrator.specs import build
 from orchestrator.validation import validate_version
-from tests.orchestrator.builders import build_valid_version
+from tests.orchestrator.flows import request_and_review
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +46,7 @@ def tree(version) -> dict:
 
 @pytest.fixture
 def active():
-    version = build_valid_version()
-    version.activate()
-    return version
+    return build(request_and_review())
 
 
 def test_new_draft_copies_the_whole_tree(active, django_assert_max_num_queries):

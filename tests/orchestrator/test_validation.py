@@ -3,25 +3,20 @@
 import pytest
 
 from orchestrator.models import Field, Screen, ScreenFlow, Stage, StageRoute, Step
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from orchestrator.validation import Definition, check_duplicate_keys, validate_version
-from tests.orchestrator.builders import (
-    add_background_step,
-    add_field,
-    add_flow,
-    add_interactive_step,
-    add_route,
-    add_stage,
-    build_valid_version,
-    make_orchestration,
-    make_version,
-)
+from tests.orchestrator.flows import request_and_review
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def version():
-    return build_valid_version()
+    return build(request_and_review(), activate=False)
+
+
+def other_version():
+    return build(request_and_review("other", "Other"), activate=False)
 
 
 def step(version, key) -> Step:
@@ -37,13 +32,13 @@ def test_valid_version_has_no_problems(version):
 
 
 def test_version_without_stages():
-    assert validate_version(make_version()) == [
+    assert validate_version(build(OrchestrationSpec("empty"), activate=False)) == [
         "This version has no stages; add at least one stage with a step."
     ]
 
 
 def test_stage_without_steps(version):
-    add_stage(version, "archive", label="Archive")
+    Stage.objects.create(version=version, position=2, key="archive", label="Archive")
 
     assert validate_version(version) == [
         'Stage "Archive" has no steps; every stage needs at least one step.'
@@ -51,18 +46,19 @@ def test_stage_without_steps(version):
 
 
 def test_duplicate_field_keys_in_one_screen_flow(version):
-    flow = version.screen_flows.get(key="request")
+    flow = version.screen_flows.get(key="request_form")
     second = Screen.objects.create(flow=flow, position=2, title="More")
-    add_field(second, "amount", type=Field.Type.INTEGER)
+    Field.objects.create(screen=second, key="amount", label="Amount", type=Field.Type.INTEGER)
 
     assert validate_version(version) == [
-        'Screen flow "Request" has two fields with the key "amount"; each answer is stored '
+        'Screen flow "Request form" has two fields with the key "amount"; each answer is stored '
         "under its field's key, so the keys must differ."
     ]
 
 
 def test_same_field_key_in_two_screen_flows_is_fine(version):
-    add_field(version.screen_flows.get(key="review").screens.get(), "amount")
+    screen = version.screen_flows.get(key="decide").screens.get()
+    Field.objects.create(screen=screen, key="amount", label="Amount")
 
     assert validate_version(version) == []
 
@@ -91,7 +87,16 @@ def test_duplicate_stage_step_and_flow_keys():
     [("input", "the launch inputs"), ("record", "the related record"), ("run", "the run itself")],
 )
 def test_reserved_step_key(version, key, meaning):
-    add_background_step(stage(version, "review"), key, label="Odd")
+    Step.objects.create(
+        version=version,
+        stage=stage(version, "review"),
+        position=2,
+        key=key,
+        label="Odd",
+        kind=Step.Kind.BACKGROUND,
+        action="log",
+        parameters={"message": "Hello"},
+    )
 
     assert validate_version(version) == [
         f'Step "Odd" uses the key "{key}", which expressions use for {meaning}; choose another key.'
@@ -108,8 +113,16 @@ def test_dependency_on_a_step_of_another_stage(version):
 
 
 def test_dependency_cycle_names_the_steps(version):
-    review = stage(version, "review")
-    notify = add_background_step(review, "notify", label="Notify")
+    notify = Step.objects.create(
+        version=version,
+        stage=stage(version, "review"),
+        position=2,
+        key="notify",
+        label="Notify",
+        kind=Step.Kind.BACKGROUND,
+        action="log",
+        parameters={"message": "Hello"},
+    )
     notify.depends_on.add(step(version, "decide"))
     step(version, "check").depends_on.add(notify)
 
@@ -127,7 +140,7 @@ def test_step_depending_on_itself(version):
 
 
 def test_step_in_a_stage_of_another_version(version):
-    other = build_valid_version(make_orchestration("other", "Other"))
+    other = other_version()
     Step.objects.filter(pk=step(version, "check").pk).update(stage=stage(other, "review"))
 
     problems = validate_version(version)
@@ -146,7 +159,7 @@ def test_step_in_a_stage_of_another_version(version):
         (
             "field",
             "default",
-            'The default of field "Amount" on screen "Details" of screen flow "Request"',
+            'The default of field "Amount" on screen "Details" of screen flow "Request form"',
         ),
     ],
 )
@@ -198,27 +211,29 @@ def test_assignee_type_without_its_assignee(version, assignee_type, sentence):
     assert validate_version(version) == [f'Step "Decide" is assigned to {sentence} is not set.']
 
 
-def test_interactive_step_with_its_assignee_is_fine(version, assignee, queue, group):
-    Step.objects.filter(key="decide").update(assignee_type="user", assignee_user=assignee)
-    add_interactive_step(
-        stage(version, "review"), "it", assignee_type="queue", assignee_queue=queue
-    )
-    add_interactive_step(
-        stage(version, "review"), "fac", assignee_type="group", assignee_group=group
-    )
-    add_interactive_step(
-        stage(version, "review"),
-        "boss",
-        assignee_type="expression",
-        assignee_expression="request_form.manager",
+def test_interactive_step_with_its_assignee_is_fine(assignee, queue, group):
+    steps = [
+        StepSpec("form", assignee=assignee),
+        StepSpec("it", assignee=queue),
+        StepSpec("fac", assignee=group),
+        StepSpec("boss", assignee="expression:input.manager"),
+    ]
+    version = build(
+        OrchestrationSpec("assignees", stages=[StageSpec("work", steps=steps)]), activate=False
     )
 
     assert validate_version(version) == []
 
 
 def test_interactive_step_without_screen_flow(version):
-    add_interactive_step(stage(version, "review"), "sign", label="Sign")
-    Step.objects.filter(key="sign").update(screen_flow=None)
+    Step.objects.create(
+        version=version,
+        stage=stage(version, "review"),
+        position=2,
+        key="sign",
+        label="Sign",
+        assignee_type=Step.AssigneeType.STARTER,
+    )
 
     assert validate_version(version) == [
         'Interactive step "Sign" has no screen flow; choose the form it shows.'
@@ -226,13 +241,13 @@ def test_interactive_step_without_screen_flow(version):
 
 
 def test_interactive_step_with_screen_flow_of_another_version(version):
-    other = build_valid_version(make_orchestration("other", "Other"))
+    other = other_version()
     Step.objects.filter(pk=step(version, "decide").pk).update(
-        screen_flow=other.screen_flows.get(key="review")
+        screen_flow=other.screen_flows.get(key="decide")
     )
 
     assert validate_version(version) == [
-        'Interactive step "Decide" uses screen flow "Review" of another version; choose one of '
+        'Interactive step "Decide" uses screen flow "Decide" of another version; choose one of '
         "this version."
     ]
 
@@ -283,7 +298,7 @@ def test_action_parameter_with_invalid_template(version):
 
 
 def test_route_go_to_without_target(version):
-    add_route(stage(version, "request"), action="go_to", target_stage=None)
+    StageRoute.objects.create(stage=stage(version, "request"), action="go_to", target_stage=None)
 
     assert validate_version(version) == [
         'Route 1 of stage "Request" says "go to stage" but names no stage; choose the target stage.'
@@ -291,8 +306,8 @@ def test_route_go_to_without_target(version):
 
 
 def test_route_to_a_stage_of_another_version(version):
-    other = build_valid_version(make_orchestration("other", "Other"))
-    add_route(stage(version, "request"), target_stage=stage(other, "review"))
+    other = other_version()
+    StageRoute.objects.create(stage=stage(version, "request"), target_stage=stage(other, "review"))
 
     assert validate_version(version) == [
         'Route 1 of stage "Request" goes to stage "Review" of another version; choose a stage '
@@ -301,7 +316,7 @@ def test_route_to_a_stage_of_another_version(version):
 
 
 def test_route_that_ends_the_run_needs_no_target(version):
-    add_route(stage(version, "request"), action="end", outcome="withdrawn")
+    StageRoute.objects.create(stage=stage(version, "request"), action="end", outcome="withdrawn")
 
     assert validate_version(version) == []
 
@@ -311,25 +326,29 @@ def test_route_that_ends_the_run_needs_no_target(version):
     [("choice", "choice"), ("multiple_choice", "multiple choice"), ("decision", "decision")],
 )
 def test_choice_field_without_choices(version, field_type, name):
-    screen = version.screen_flows.get(key="request").screens.get()
-    add_field(screen, "pick", label="Pick", type=field_type, choices=[])
+    screen = version.screen_flows.get(key="request_form").screens.get()
+    Field.objects.create(screen=screen, key="pick", label="Pick", type=field_type, choices=[])
 
     assert validate_version(version) == [
-        f'Field "Pick" on screen "Details" of screen flow "Request" is a {name} field but has '
+        f'Field "Pick" on screen "Details" of screen flow "Request form" is a {name} field but has '
         'no choices; add them as a list of {"value": ..., "label": ...}.'
     ]
 
 
 def test_choice_without_value_and_repeated_choice(version):
-    screen = version.screen_flows.get(key="request").screens.get()
-    add_field(screen, "pick", label="Pick", type="choice", choices=[{"label": "Nothing"}])
-    add_field(screen, "again", label="Again", type="choice", choices=["a", {"value": "a"}])
+    screen = version.screen_flows.get(key="request_form").screens.get()
+    Field.objects.create(
+        screen=screen, key="pick", label="Pick", type="choice", choices=[{"label": "Nothing"}]
+    )
+    Field.objects.create(
+        screen=screen, key="again", label="Again", type="choice", choices=["a", {"value": "a"}]
+    )
 
     assert validate_version(version) == [
-        'Field "Pick" on screen "Details" of screen flow "Request" has a choice without a value; '
-        'each choice needs a "value".',
-        'Field "Again" on screen "Details" of screen flow "Request" offers the choice "a" twice; '
-        "each choice needs its own value.",
+        'Field "Pick" on screen "Details" of screen flow "Request form" has a choice without a '
+        'value; each choice needs a "value".',
+        'Field "Again" on screen "Details" of screen flow "Request form" offers the choice "a" '
+        "twice; each choice needs its own value.",
     ]
 
 
@@ -342,9 +361,10 @@ def test_screen_flow_without_screens(version):
 
 
 def test_every_problem_is_reported_at_once(version):
-    add_stage(version, "archive", label="Archive")
+    Stage.objects.create(version=version, position=2, key="archive", label="Archive")
     Step.objects.filter(key="check").update(action="send_fax")
-    add_flow(version, "spare")
+    spare = ScreenFlow.objects.create(version=version, key="spare", label="Spare")
+    Screen.objects.create(flow=spare, title="Details")
     Stage.objects.filter(key="review").update(exit_condition="(")
 
     assert len(validate_version(version)) == 3

@@ -7,25 +7,21 @@ from django.db.models import RestrictedError
 
 from orchestrator.models import (
     Field,
+    Orchestration,
     OrchestrationVersion,
+    Stage,
     StageRoute,
     VersionLocked,
 )
-from tests.orchestrator.builders import (
-    add_stage,
-    build_valid_version,
-    make_orchestration,
-    make_version,
-)
+from orchestrator.specs import build
+from tests.orchestrator.flows import request_and_review
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def active():
-    version = build_valid_version()
-    version.activate()
-    return version
+    return build(request_and_review())
 
 
 def parts(version):
@@ -60,7 +56,7 @@ def test_deleting_a_part_of_an_active_version_is_refused(active, part):
 
 def test_adding_a_stage_to_an_active_version_is_refused(active):
     with pytest.raises(VersionLocked):
-        add_stage(active, "late")
+        Stage.objects.create(version=active, position=2, key="late", label="Late")
 
 
 def test_dependency_changes_of_an_active_version_are_refused(active):
@@ -81,7 +77,7 @@ def test_dependency_changes_of_an_active_version_are_refused(active):
 
 
 def test_dependency_changes_of_a_draft_are_allowed():
-    draft = build_valid_version()
+    draft = build(request_and_review(), activate=False)
     check, decide = draft.steps.get(key="check"), draft.steps.get(key="decide")
 
     decide.depends_on.remove(check)
@@ -119,7 +115,7 @@ def test_an_active_version_cannot_be_deleted(active):
 
 
 def test_a_draft_can_be_changed_and_deleted():
-    draft = build_valid_version()
+    draft = build(request_and_review(), activate=False)
     parts(draft)["stage"].save()
 
     draft.delete()
@@ -128,7 +124,7 @@ def test_a_draft_can_be_changed_and_deleted():
 
 
 def test_activating_retires_the_previous_active_version(active):
-    second = build_valid_version(active.orchestration)
+    second = build(request_and_review(), activate=False)
 
     second.activate()
 
@@ -140,8 +136,8 @@ def test_activating_retires_the_previous_active_version(active):
 
 
 def test_an_invalid_version_is_not_activated_and_says_why(active):
-    second = build_valid_version(active.orchestration)
-    add_stage(second, "archive", label="Archive")
+    second = build(request_and_review(), activate=False)
+    Stage.objects.create(version=second, position=2, key="archive", label="Archive")
 
     with pytest.raises(ValidationError) as raised:
         second.activate()
@@ -156,14 +152,20 @@ def test_an_invalid_version_is_not_activated_and_says_why(active):
 
 def test_the_database_allows_one_active_version_per_orchestration(active):
     with pytest.raises(IntegrityError), transaction.atomic():
-        make_version(active.orchestration, status=OrchestrationVersion.Status.ACTIVE)
+        OrchestrationVersion.objects.create(
+            orchestration=active.orchestration, number=2, status=OrchestrationVersion.Status.ACTIVE
+        )
 
-    other = make_version(make_orchestration("other", "Other"), status="active")
+    other = OrchestrationVersion.objects.create(
+        orchestration=Orchestration.objects.create(key="other", name="Other"),
+        number=1,
+        status="active",
+    )
     assert other.status == "active"
 
 
 def test_a_screen_flow_in_use_cannot_be_deleted_alone():
-    draft = build_valid_version()
+    draft = build(request_and_review(), activate=False)
 
     with pytest.raises(RestrictedError), transaction.atomic():
-        draft.screen_flows.get(key="review").delete()
+        draft.screen_flows.get(key="decide").delete()

@@ -33,3 +33,9 @@ def statuses(run: Run) -> dict[str, str]:
     for step_run in StepRun.objects.filter(run=run).select_related("step").order_by("id"):
         result[step_run.step.key] = step_run.status
     return result
+
+
+def run_failed_step(run: Run) -> StepRun:
+    """Work the run's queued background attempts as a worker would; return the failed one."""
+    work_background(run)
+    return StepRun.objects.get(run=run, status=StepRun.Status.FAILED)

@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 
 from orchestrator.models import Field
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.answers import answers, display_answer, display_value
-from tests.definitions import build
 from tests.runs.engine_helpers import complete
 from workitems.models import WorkItem
 
@@ -82,22 +82,19 @@ def test_answers_follow_the_fields_then_the_other_outputs():
 def answered_run(assignee, make_user):
     manager = make_user("mia", first_name="Mia", last_name="Lopez")
     fields = [
-        {"key": "salary", "label": "Salary", "type": "decimal"},
-        {"key": "remote", "label": "Remote", "type": "yes_no"},
-        {"key": "manager", "label": "Manager", "type": "user"},
-        {
-            "key": "tools",
-            "label": "Tools",
-            "type": "multiple_choice",
-            "choices": [{"value": "mac", "label": "MacBook"}, {"value": "vpn", "label": "VPN"}],
-        },
+        FieldSpec("salary", "Salary", "decimal"),
+        FieldSpec("remote", "Remote", "yes_no"),
+        FieldSpec("manager", "Manager", "user"),
+        FieldSpec(
+            "tools", "Tools", "multiple_choice", choices=[("mac", "MacBook"), ("vpn", "VPN")]
+        ),
     ]
+    form = StepSpec("form", assignee=assignee, fields=fields)
+    approval = StepSpec("approval", assignee=assignee)
     build(
-        "hire",
-        [
-            {"key": "hr", "steps": [{"key": "form", "user": assignee, "fields": fields}]},
-            {"key": "review", "steps": [{"key": "approval", "user": assignee}]},
-        ],
+        OrchestrationSpec(
+            "hire", stages=[StageSpec("hr", steps=[form]), StageSpec("review", steps=[approval])]
+        )
     )
     run = engine.launch("hire")
     complete(

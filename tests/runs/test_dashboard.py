@@ -7,10 +7,13 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from orchestrator.specs import build
 from runs import engine
 from runs.models import Run, StepRun
 from runs.selectors import PAGE_SIZE, RunFilters, status_counts
-from tests.runs.builders import background_flow, make_runs, review_flow, run_failed_step
+from tests.runs.bulk import make_runs
+from tests.runs.engine_helpers import run_failed_step
+from tests.runs.flows import background_flow, review_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +46,7 @@ def test_post_is_405(client, operator):
 
 
 def test_a_run_row_shows_what_an_operator_needs(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review", started_by=assignee, title="Ana Pérez")
     client.force_login(operator)
     response = client.get(reverse("runs:list"))
@@ -62,7 +65,7 @@ def test_the_list_costs_a_fixed_number_of_queries(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    version = review_flow(reviewer=assignee)
+    version = build(review_flow(reviewer=assignee))
     make_runs(version, 1, started_at=NOW, status="running", started_by=assignee)
     client.force_login(operator)
     client.get(reverse("runs:list"))  # warm the session and the content types
@@ -83,7 +86,7 @@ def test_the_list_costs_a_fixed_number_of_queries(
 
 
 def test_pages_go_back_in_time_without_gaps(client, operator, assignee):
-    version = review_flow(reviewer=assignee)
+    version = build(review_flow(reviewer=assignee))
     runs = make_runs(version, PAGE_SIZE + 3, started_at=NOW)
     client.force_login(operator)
     first = listed_ids(client.get(reverse("runs:list")))
@@ -92,8 +95,8 @@ def test_pages_go_back_in_time_without_gaps(client, operator, assignee):
 
 
 def test_filter_by_orchestration_status_and_start_dates(client, operator, assignee):
-    review = review_flow(reviewer=assignee)
-    ledger = background_flow()
+    review = build(review_flow(reviewer=assignee))
+    ledger = build(background_flow())
     old = make_runs(review, 1, started_at=NOW - datetime.timedelta(days=10), status="completed")
     recent = make_runs(review, 1, started_at=NOW, status="running")
     other = make_runs(ledger, 1, started_at=NOW, status="running")
@@ -121,7 +124,7 @@ def test_an_end_before_the_start_is_shown_beside_the_field(client, operator):
 def test_filter_runs_with_an_overdue_work_item(client, operator, assignee):
     from workitems.models import WorkItem
 
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     late = engine.launch("review", title="Late")
     on_time = engine.launch("review", title="On time")
     WorkItem.objects.filter(run=late).update(due_at=NOW - datetime.timedelta(hours=1))
@@ -134,7 +137,7 @@ def test_filter_runs_with_an_overdue_work_item(client, operator, assignee):
 def test_filter_runs_with_a_failed_step(client, operator, tmp_path):
     flag = tmp_path / "down"
     flag.touch()
-    background_flow(flag=flag)
+    build(background_flow(flag=flag))
     failed = engine.launch("ledger")
     run_failed_step(failed)
     engine.launch("ledger")
@@ -143,7 +146,7 @@ def test_filter_runs_with_a_failed_step(client, operator, tmp_path):
 
 
 def test_search_by_related_record_or_run_number(client, operator, assignee):
-    version = review_flow(reviewer=assignee)
+    version = build(review_flow(reviewer=assignee))
     ana = make_runs(version, 1, started_at=NOW, title="Ana Pérez")[0]
     bob = make_runs(version, 1, started_at=NOW, title="Bob Stone")[0]
     client.force_login(operator)
@@ -153,8 +156,8 @@ def test_search_by_related_record_or_run_number(client, operator, assignee):
 
 
 def test_counts_by_status_follow_the_other_filters_and_are_capped(client, operator, assignee):
-    review = review_flow(reviewer=assignee)
-    ledger = background_flow()
+    review = build(review_flow(reviewer=assignee))
+    ledger = build(background_flow())
     make_runs(review, 3, started_at=NOW, status="running")
     make_runs(review, 2, started_at=NOW, status="completed")
     make_runs(ledger, 4, started_at=NOW, status="failed")

@@ -8,6 +8,7 @@ from django.db import connection
 from django.urls import reverse
 
 from orchestrator.models import Orchestration, Stage, Step
+from orchestrator.specs import build
 from runs.models import Run, StageRun, StepRun
 from runs.selectors import (
     ChartWindow,
@@ -20,7 +21,7 @@ from runs.selectors import (
     runs_per_day,
     stage_durations,
 )
-from tests.runs.builders import background_flow, review_flow
+from tests.runs.flows import background_flow, review_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -57,8 +58,8 @@ def data(assignee):
     """review: three runs completed in 1h, 2h and 4h and one still running; ledger: one
     run of 10h. Review stage runs of 10, 20, 30 and 40 minutes, Notify of 5 and 5; approval
     waits of 1h and 3h and one open since 14:00 on the 19th."""
-    review = review_flow(reviewer=assignee)
-    ledger = background_flow()
+    review = build(review_flow(reviewer=assignee))
+    ledger = build(background_flow())
     runs = [
         add_run(review, at(10, 9), at(10, 10)),
         add_run(review, at(10, 12), at(10, 14)),

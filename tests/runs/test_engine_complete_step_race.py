@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.models import RunEvent, StepRun
-from tests.definitions import build
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,12 +18,15 @@ def test_two_threads_completing_one_step_one_wins_the_other_is_told_who(group, m
     second = make_user("gwen", first_name="Gwen")
     second.groups.add(group)
     first = group.user_set.exclude(pk=second.pk).get()
+    assign_desk = StepSpec("assign_desk", assignee=group, fields=[FieldSpec("note")])
     build(
-        "desk",
-        [
-            {"key": "one", "steps": [{"key": "assign_desk", "group": group}]},
-            {"key": "two", "steps": [{"key": "after", "group": group}]},
-        ],
+        OrchestrationSpec(
+            "desk",
+            stages=[
+                StageSpec("one", steps=[assign_desk]),
+                StageSpec("two", steps=[StepSpec("after", assignee=group)]),
+            ],
+        )
     )
     run = engine.launch("desk")
     step_run = StepRun.objects.get(run=run, step__key="assign_desk")

@@ -1,8 +1,6 @@
 """The four demo orchestrations run end to end through the engine's service API, with a real
 Celery worker running their background steps (payroll over HTTP, the welcome email)."""
 
-import time
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -11,6 +9,7 @@ from demo.models import Employee, PayrollEntry
 from runs import engine
 from runs.models import Run, StageRun, StepRun
 from tests.runs.engine_helpers import statuses
+from tests.support.polling import wait_for
 from workitems.models import WorkItem
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -22,19 +21,10 @@ def cast(transactional_db):
     return {user.username: user for user in get_user_model().objects.all()}
 
 
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def finished(run: Run) -> Run:
     wait_for(
         lambda: Run.objects.filter(pk=run.pk).exclude(status="running").exists(),
-        what=f"run {run.pk} to finish",
+        message=f"run {run.pk} to finish",
     )
     run.refresh_from_db()
     return run
@@ -44,7 +34,7 @@ def answer(run: Run, key: str, user, **outputs) -> None:
     """Complete the step's open work item as `user` (claiming it first if it is queued)."""
     wait_for(
         lambda: WorkItem.objects.filter(run=run, step__key=key, status="open").exists(),
-        what=f'"{key}" to wait for someone',
+        message=f'"{key}" to wait for someone',
     )
     item = WorkItem.objects.get(run=run, step__key=key, status="open")
     if item.assignee_queue_id:
@@ -79,7 +69,7 @@ def test_employee_onboarding_end_to_end(cast, celery_worker_factory, live_server
     )
     answer(run, "assign_desk", cast["facilities2"], building="North", desk_number="N-12")
     item = WorkItem.objects.filter(run=run, step__key="manager_approval")
-    wait_for(lambda: item.exists(), what="the manager's work item (after payroll)")
+    wait_for(lambda: item.exists(), message="the manager's work item (after payroll)")
     assert item.get().assignee_user == cast["manager"]
     answer(run, "manager_approval", cast["manager"], decision="approve", comment="Welcome!")
     run = finished(run)
@@ -88,7 +78,7 @@ def test_employee_onboarding_end_to_end(cast, celery_worker_factory, live_server
     assert PayrollEntry.objects.count() == 1
     employee.refresh_from_db()
     assert employee.payroll_id.startswith("PAY-")
-    wait_for(lambda: worker.outbox(), what="the welcome email")
+    wait_for(lambda: worker.outbox(), message="the welcome email")
     (email,) = worker.outbox()
     assert email["To"] == "ana.perez@example.com"
     assert "Ana Pérez" in email["Subject"]

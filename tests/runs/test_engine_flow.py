@@ -2,9 +2,16 @@
 
 import pytest
 
+from orchestrator.specs import (
+    FieldSpec,
+    OrchestrationSpec,
+    RouteSpec,
+    StageSpec,
+    StepSpec,
+    build,
+)
 from runs import engine
 from runs.models import Run, RunEvent, StageRun, StepRun
-from tests.definitions import build
 from tests.runs.engine_helpers import complete, statuses, work_background
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_sql")]
@@ -28,19 +35,12 @@ def engine_sql(request, settings):
 
 
 def test_steps_start_when_their_dependencies_are_done(assignee):
-    build(
-        "deps",
-        [
-            {
-                "key": "only",
-                "steps": [
-                    {"key": "first", "user": assignee},
-                    {"key": "second", "user": assignee, "depends_on": ["first"]},
-                    {"key": "free", "user": assignee},
-                ],
-            }
-        ],
-    )
+    steps = [
+        StepSpec("first", assignee=assignee),
+        StepSpec("second", assignee=assignee, depends_on=["first"]),
+        StepSpec("free", assignee=assignee),
+    ]
+    build(OrchestrationSpec("deps", stages=[StageSpec("only", steps=steps)]))
     run = engine.launch("deps")
     assert statuses(run) == {"first": "waiting", "second": "pending", "free": "waiting"}
     complete(run, "first", assignee)
@@ -53,23 +53,15 @@ def test_steps_start_when_their_dependencies_are_done(assignee):
 
 
 def test_false_entry_condition_skips_the_step_and_its_dependents_start(assignee):
+    form = StepSpec("form", assignee=assignee, fields=[FieldSpec("n", type="integer")])
+    two = [
+        StepSpec("big_only", assignee=assignee, entry_condition="form.n > 10"),
+        StepSpec("after", assignee=assignee, depends_on=["big_only"]),
+    ]
     build(
-        "skip",
-        [
-            {
-                "key": "form",
-                "steps": [
-                    {"key": "form", "user": assignee, "fields": [{"key": "n", "type": "integer"}]}
-                ],
-            },
-            {
-                "key": "two",
-                "steps": [
-                    {"key": "big_only", "user": assignee, "entry": "form.n > 10"},
-                    {"key": "after", "user": assignee, "depends_on": ["big_only"]},
-                ],
-            },
-        ],
+        OrchestrationSpec(
+            "skip", stages=[StageSpec("form", steps=[form]), StageSpec("two", steps=two)]
+        )
     )
     run = engine.launch("skip")
     complete(run, "form", assignee, n=3)
@@ -78,16 +70,18 @@ def test_false_entry_condition_skips_the_step_and_its_dependents_start(assignee)
 
 def test_false_stage_entry_condition_skips_the_stage(assignee):
     build(
-        "stage-skip",
-        [
-            {"key": "form", "steps": [{"key": "form", "user": assignee}]},
-            {
-                "key": "compliance",
-                "entry": "input.amount > 50000",
-                "steps": [{"key": "review", "user": assignee}],
-            },
-            {"key": "funding", "steps": [{"key": "fund", "user": assignee}]},
-        ],
+        OrchestrationSpec(
+            "stage-skip",
+            stages=[
+                StageSpec("form", steps=[StepSpec("form", assignee=assignee)]),
+                StageSpec(
+                    "compliance",
+                    entry_condition="input.amount > 50000",
+                    steps=[StepSpec("review", assignee=assignee)],
+                ),
+                StageSpec("funding", steps=[StepSpec("fund", assignee=assignee)]),
+            ],
+        )
     )
     run = engine.launch("stage-skip", inputs={"amount": 1000})
     complete(run, "form", assignee)
@@ -98,19 +92,18 @@ def test_false_stage_entry_condition_skips_the_stage(assignee):
 
 
 def test_exit_condition_ends_the_stage_early_and_cancels_open_steps(assignee):
+    vote = [
+        StepSpec("first", assignee=assignee, fields=[FieldSpec("ok", type="yes_no")]),
+        StepSpec("second", assignee=assignee),
+    ]
     build(
-        "exit",
-        [
-            {
-                "key": "vote",
-                "exit": "first.ok == true",
-                "steps": [
-                    {"key": "first", "user": assignee, "fields": [{"key": "ok", "type": "yes_no"}]},
-                    {"key": "second", "user": assignee},
-                ],
-            },
-            {"key": "next", "steps": [{"key": "next_step", "user": assignee}]},
-        ],
+        OrchestrationSpec(
+            "exit",
+            stages=[
+                StageSpec("vote", exit_condition="first.ok == true", steps=vote),
+                StageSpec("next", steps=[StepSpec("next_step", assignee=assignee)]),
+            ],
+        )
     )
     run = engine.launch("exit")
     complete(run, "first", assignee, ok=True)
@@ -121,22 +114,19 @@ def test_exit_condition_ends_the_stage_early_and_cancels_open_steps(assignee):
 
 
 def test_route_ends_the_run_with_an_outcome(assignee):
+    review = StepSpec("review", assignee=assignee, fields=[FieldSpec("decision")])
     build(
-        "route-end",
-        [
-            {
-                "key": "review",
-                "steps": [
-                    {
-                        "key": "review",
-                        "user": assignee,
-                        "fields": [{"key": "decision", "type": "text"}],
-                    }
-                ],
-                "routes": [{"condition": 'review.decision == "reject"', "end": "rejected"}],
-            },
-            {"key": "fund", "steps": [{"key": "fund", "user": assignee}]},
-        ],
+        OrchestrationSpec(
+            "route-end",
+            stages=[
+                StageSpec(
+                    "review",
+                    steps=[review],
+                    routes=[RouteSpec('review.decision == "reject"', end="rejected")],
+                ),
+                StageSpec("fund", steps=[StepSpec("fund", assignee=assignee)]),
+            ],
+        )
     )
     run = engine.launch("route-end")
     complete(run, "review", assignee, decision="reject")
@@ -146,25 +136,22 @@ def test_route_ends_the_run_with_an_outcome(assignee):
 
 
 def test_rework_goes_back_with_a_new_iteration_and_respects_the_bound(assignee):
+    review = StepSpec("review", assignee=assignee, fields=[FieldSpec("decision")])
     build(
-        "rework",
-        [
-            {"key": "apply", "steps": [{"key": "apply", "user": assignee}]},
-            {
-                "key": "review",
-                "steps": [
-                    {
-                        "key": "review",
-                        "user": assignee,
-                        "fields": [{"key": "decision", "type": "text"}],
-                    }
-                ],
-                "routes": [
-                    {"condition": 'review.decision == "more"', "to": "apply", "max_repeats": 2},
-                    {"condition": 'review.decision == "more"', "end": "gave up"},
-                ],
-            },
-        ],
+        OrchestrationSpec(
+            "rework",
+            stages=[
+                StageSpec("apply", steps=[StepSpec("apply", assignee=assignee)]),
+                StageSpec(
+                    "review",
+                    steps=[review],
+                    routes=[
+                        RouteSpec('review.decision == "more"', go_to="apply", max_repeats=2),
+                        RouteSpec('review.decision == "more"', end="gave up"),
+                    ],
+                ),
+            ],
+        )
     )
     run = engine.launch("rework")
     complete(run, "apply", assignee)
@@ -183,21 +170,12 @@ def test_rework_goes_back_with_a_new_iteration_and_respects_the_bound(assignee):
 
 def test_assignee_expression_reads_earlier_answers(assignee, make_user):
     boss = make_user("boss")
+    form = StepSpec("form", assignee=assignee, fields=[FieldSpec("manager", type="user")])
+    approve = StepSpec("approve", assignee="expression:form.manager")
     build(
-        "expr",
-        [
-            {
-                "key": "form",
-                "steps": [
-                    {
-                        "key": "form",
-                        "user": assignee,
-                        "fields": [{"key": "manager", "type": "user"}],
-                    }
-                ],
-            },
-            {"key": "approve", "steps": [{"key": "approve", "expression": "form.manager"}]},
-        ],
+        OrchestrationSpec(
+            "expr", stages=[StageSpec("form", steps=[form]), StageSpec("approve", steps=[approve])]
+        )
     )
     run = engine.launch("expr")
     complete(run, "form", assignee, manager=boss.pk)
@@ -208,21 +186,13 @@ def test_assignee_expression_reads_earlier_answers(assignee, make_user):
 
 
 def test_unresolvable_assignee_fails_the_run_with_a_sentence(assignee):
+    form = StepSpec("form", assignee=assignee, fields=[FieldSpec("manager")])
+    approve = StepSpec("approve", assignee="expression:form.manager")
     build(
-        "bad-assignee",
-        [
-            {
-                "key": "form",
-                "steps": [
-                    {
-                        "key": "form",
-                        "user": assignee,
-                        "fields": [{"key": "manager", "type": "text"}],
-                    }
-                ],
-            },
-            {"key": "approve", "steps": [{"key": "approve", "expression": "form.manager"}]},
-        ],
+        OrchestrationSpec(
+            "bad-assignee",
+            stages=[StageSpec("form", steps=[form]), StageSpec("approve", steps=[approve])],
+        )
     )
     run = engine.launch("bad-assignee")
     complete(run, "form", assignee, manager="nobody-here")
@@ -234,27 +204,16 @@ def test_unresolvable_assignee_fails_the_run_with_a_sentence(assignee):
 
 
 def test_background_step_outputs_feed_later_templates(assignee):
-    build(
-        "bg",
-        [
-            {
-                "key": "only",
-                "steps": [
-                    {
-                        "key": "first",
-                        "kind": "background",
-                        "params": {"message": "=string(input.n * 2)"},
-                    },
-                    {
-                        "key": "second",
-                        "kind": "background",
-                        "params": {"message": "got {{ first.message }}"},
-                        "depends_on": ["first"],
-                    },
-                ],
-            }
-        ],
-    )
+    steps = [
+        StepSpec("first", action="log", parameters={"message": "=string(input.n * 2)"}),
+        StepSpec(
+            "second",
+            action="log",
+            parameters={"message": "got {{ first.message }}"},
+            depends_on=["first"],
+        ),
+    ]
+    build(OrchestrationSpec("bg", stages=[StageSpec("only", steps=steps)]))
     run = engine.launch("bg", inputs={"n": 21})
     assert work_background(run) == 2
     outputs = dict(StepRun.objects.filter(run=run).values_list("step__key", "outputs"))
@@ -264,7 +223,8 @@ def test_background_step_outputs_feed_later_templates(assignee):
 
 
 def test_a_redelivered_attempt_is_a_no_op(assignee):
-    build("dup", [{"key": "only", "steps": [{"key": "first", "kind": "background"}]}])
+    first = StepSpec("first", action="log", parameters={"message": "hello"})
+    build(OrchestrationSpec("dup", stages=[StageSpec("only", steps=[first])]))
     run = engine.launch("dup")
     step_run = StepRun.objects.get(run=run)
     engine.execute_attempt(run_id=run.pk, step_run_id=step_run.pk, attempt=1)
@@ -276,11 +236,13 @@ def test_a_redelivered_attempt_is_a_no_op(assignee):
 
 def test_operator_skip_and_cancel_are_recorded(assignee, operator):
     build(
-        "ops",
-        [
-            {"key": "one", "steps": [{"key": "first", "user": assignee}]},
-            {"key": "two", "steps": [{"key": "second", "user": assignee}]},
-        ],
+        OrchestrationSpec(
+            "ops",
+            stages=[
+                StageSpec("one", steps=[StepSpec("first", assignee=assignee)]),
+                StageSpec("two", steps=[StepSpec("second", assignee=assignee)]),
+            ],
+        )
     )
     run = engine.launch("ops")
     first = StepRun.objects.get(run=run, step__key="first")
@@ -300,7 +262,8 @@ def test_operator_skip_and_cancel_are_recorded(assignee, operator):
 
 
 def test_completing_a_step_of_a_cancelled_run_is_refused(assignee, operator):
-    build("cancelled", [{"key": "one", "steps": [{"key": "first", "user": assignee}]}])
+    first = StepSpec("first", assignee=assignee)
+    build(OrchestrationSpec("cancelled", stages=[StageSpec("one", steps=[first])]))
     run = engine.launch("cancelled")
     step_run = StepRun.objects.get(run=run)
     engine.cancel_run(run_id=run.pk, user=operator, reason="no longer needed")
@@ -314,22 +277,8 @@ def test_wait_action_is_fired_by_the_sweeper_timer(time_machine):
     from runs import sweeper
 
     time_machine.move_to(timezone.now(), tick=True)
-    build(
-        "wait",
-        [
-            {
-                "key": "one",
-                "steps": [
-                    {
-                        "key": "pause",
-                        "kind": "background",
-                        "action": "wait",
-                        "params": {"duration": 3600},
-                    }
-                ],
-            }
-        ],
-    )
+    pause = StepSpec("pause", action="wait", parameters={"duration": 3600})
+    build(OrchestrationSpec("wait", stages=[StageSpec("one", steps=[pause])]))
     run = engine.launch("wait")
     work_background(run)
     assert statuses(run) == {"pause": "waiting"}
@@ -343,23 +292,12 @@ def test_wait_action_is_fired_by_the_sweeper_timer(time_machine):
 def test_child_run_outcome_completes_the_waiting_parent_step(
     assignee, django_capture_on_commit_callbacks
 ):
-    build("child", [{"key": "one", "steps": [{"key": "child_step", "user": assignee}]}])
-    build(
-        "parent",
-        [
-            {
-                "key": "one",
-                "steps": [
-                    {
-                        "key": "spawn",
-                        "kind": "background",
-                        "action": "launch_orchestration",
-                        "params": {"orchestration": "child", "wait": True},
-                    }
-                ],
-            }
-        ],
+    child_step = StepSpec("child_step", assignee=assignee)
+    build(OrchestrationSpec("child", stages=[StageSpec("one", steps=[child_step])]))
+    spawn = StepSpec(
+        "spawn", action="launch_orchestration", parameters={"orchestration": "child", "wait": True}
     )
+    build(OrchestrationSpec("parent", stages=[StageSpec("one", steps=[spawn])]))
     parent = engine.launch("parent")
     work_background(parent)
     assert statuses(parent) == {"spawn": "waiting"}
@@ -384,7 +322,8 @@ def test_completion_by_someone_no_longer_assigned_is_refused_and_changes_nothing
 
     other = make_user("otis")
     queue.members.add(other)
-    build("queued", [{"key": "one", "steps": [{"key": "laptop", "queue": queue}]}])
+    laptop = StepSpec("laptop", assignee=queue)
+    build(OrchestrationSpec("queued", stages=[StageSpec("one", steps=[laptop])]))
     run = engine.launch("queued")
     item = WorkItem.objects.get(run=run)
     WorkItem.objects.filter(pk=item.pk).update(owner=other)  # claimed by someone else

@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine, sweeper
 from runs.engine.states import STEP_TRANSITIONS, allowed_from
 from runs.models import RunEvent, StepRun
-from tests.definitions import build
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +38,14 @@ def sent(monkeypatch):
 def _failed_once(tmp_path, sent):
     """A run whose background step failed its first attempt and waits 60 s for its retry."""
     counter = tmp_path / "calls"
-    step = {
-        "key": "post",
-        "kind": "background",
-        "action": "test_flaky",
-        "params": {"counter": str(counter), "fail_times": 1},
-        "max_retries": 2,
-        "backoff": 60,
-    }
-    build("ledger", [{"key": "book", "steps": [step]}])
+    step = StepSpec(
+        "post",
+        action="test_flaky",
+        parameters={"counter": str(counter), "fail_times": 1},
+        max_retries=2,
+        retry_backoff=60,
+    )
+    build(OrchestrationSpec("ledger", stages=[StageSpec("book", steps=[step])]))
     with pytest.MonkeyPatch.context():
         run = engine.launch("ledger")
     step_run = StepRun.objects.get(run=run)
@@ -108,7 +107,8 @@ def test_the_take_moves_only_from_the_statuses_the_state_diagram_allows():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_step_run_that_is_not_queued_is_not_taken(assignee):
-    build("desk", [{"key": "book", "steps": [{"key": "assign_desk", "user": assignee}]}])
+    desk = StepSpec("assign_desk", assignee=assignee)
+    build(OrchestrationSpec("desk", stages=[StageSpec("book", steps=[desk])]))
     run = engine.launch("desk")
     step_run = StepRun.objects.get(run=run)
     assert step_run.status == "waiting"

@@ -11,11 +11,11 @@ from django.core.checks import run_checks
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.engine import sql
 from runs.engine.unit import run_transaction
 from runs.models import Run, RunEvent, StepRun
-from tests.definitions import build
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,8 @@ def postgresql_only():
 
 def _waiting_run(user) -> Run:
     """A run waiting for `user` (nothing is sent to a worker)."""
-    build("desk", [{"key": "book", "steps": [{"key": "assign_desk", "user": user}]}])
+    desk = StepSpec("assign_desk", assignee=user)
+    build(OrchestrationSpec("desk", stages=[StageSpec("book", steps=[desk])]))
     return engine.launch("desk")
 
 

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from orchestrator.specs import build
 from runs.models import Run, StepRun
-from tests.runs.builders import review_flow
+from tests.runs.flows import review_flow
 from workitems.models import WorkItem
 
 pytestmark = [
@@ -18,7 +19,7 @@ pytestmark = [
 
 
 def test_the_interactive_kind_adds_a_work_item_per_started_step_run(assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     out = StringIO()
     call_command("fill_run_history", runs=60, stdout=out)
     assert Run.objects.count() == 60
@@ -30,7 +31,7 @@ def test_the_interactive_kind_adds_a_work_item_per_started_step_run(assignee):
 
 
 def test_no_kind_rows_leaves_the_kinds_out(assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     call_command("fill_run_history", runs=10, no_kind_rows=True, stdout=StringIO())
     assert Run.objects.count() == 10
     assert not WorkItem.objects.exists()

@@ -8,12 +8,13 @@ import time_machine
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from orchestrator.specs import build
 from runs import engine
 from runs.kinds import StepKind
 from runs.models import Run
 from runs.selectors import list_page
 from runs.selectors.list_page import RunFilters, filtered_runs, run_page, status_counts
-from tests.runs.builders import review_flow
+from tests.runs.flows import review_flow
 from workitems.models import WorkItem
 
 
@@ -28,7 +29,7 @@ def test_a_kind_answers_nothing_by_default():
 
 @pytest.mark.django_db
 def test_with_no_kind_to_ask_no_run_is_overdue(assignee, monkeypatch):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     WorkItem.objects.filter(run=run).update(due_at=timezone.now() - datetime.timedelta(days=1))
     assert [r.pk for r in run_page(RunFilters(overdue=True)).runs] == [run.pk]

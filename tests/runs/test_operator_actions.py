@@ -4,9 +4,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from orchestrator.specs import build
 from runs import engine
 from runs.models import Run, RunEvent, StepRun
-from tests.runs.builders import background_flow, review_flow, run_failed_step, work
+from tests.runs.engine_helpers import run_failed_step, work_background
+from tests.runs.flows import background_flow, review_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +21,7 @@ def messages_of(response) -> list[str]:
 def failed_run(tmp_path):
     flag = tmp_path / "ledger-down"
     flag.touch()
-    background_flow(flag=flag)
+    build(background_flow(flag=flag))
     run = engine.launch("ledger", title="Invoice 17")
     step_run = run_failed_step(run)
     run.refresh_from_db()
@@ -54,7 +56,7 @@ def test_retry_through_the_page_records_who_and_why_and_the_run_completes(
     assert event.actor == operator
     assert event.data["reason"] == "Ledger is back up"
     assert event.step_run_id == step_run.pk
-    work(run)
+    work_background(run)
     run.refresh_from_db()
     assert run.status == Run.Status.COMPLETED
 
@@ -92,7 +94,7 @@ def test_skip_a_failed_step_through_the_page(client, operator, failed_run):
 
 
 def test_skip_a_waiting_interactive_step(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     step_run = StepRun.objects.get(run=run, step__key="approval")
     client.force_login(operator)
@@ -106,7 +108,7 @@ def test_skip_a_waiting_interactive_step(client, operator, assignee):
 
 
 def test_cancel_through_the_page(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     client.force_login(operator)
     response = client.post(
@@ -172,7 +174,7 @@ def test_non_staff_get_403_on_actions(client, assignee, failed_run):
 
 def test_a_step_run_of_another_run_is_404(client, operator, failed_run, assignee):
     run, _, _ = failed_run
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     other = engine.launch("review")
     other_step = other.step_runs.first()
     client.force_login(operator)
@@ -216,7 +218,7 @@ def test_admin_retry_with_a_reason_retries_every_failed_step(client, operator, f
 
 def test_admin_cancel_reports_what_the_engine_refused(client, operator, failed_run, assignee):
     run, _, _ = failed_run
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     other = engine.launch("review")
     engine.cancel_run(run_id=other.pk, user=operator, reason="earlier")
     client.force_login(operator)
@@ -246,7 +248,7 @@ def test_admin_actions_need_their_permission(client, make_user, failed_run):
 
 @pytest.fixture
 def waiting_run(assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     return engine.launch("review")
 
 

@@ -3,17 +3,17 @@
 import pytest
 from django.urls import reverse
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
-from tests.definitions import build
-from tests.runs.builders import review_flow
 from tests.runs.engine_helpers import complete
+from tests.runs.flows import review_flow
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def run(assignee, make_user):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     return engine.launch("review", started_by=make_user("sam", first_name="Sam"))
 
 
@@ -48,15 +48,8 @@ def test_whoever_completed_a_step_still_sees_it_afterwards(client, assignee, run
 def test_queue_and_group_members_of_a_work_item_see_it(
     client, queue, queue_member, group, group_member
 ):
-    build(
-        "desk",
-        [
-            {
-                "key": "one",
-                "steps": [{"key": "laptop", "queue": queue}, {"key": "desk", "group": group}],
-            }
-        ],
-    )
+    steps = [StepSpec("laptop", assignee=queue), StepSpec("desk", assignee=group)]
+    build(OrchestrationSpec("desk", stages=[StageSpec("one", steps=steps)]))
     run = engine.launch("desk")
     for member in (queue_member, group_member):
         client.force_login(member)
@@ -96,9 +89,9 @@ def test_the_diagram_polls_while_running_and_stops_when_finished(client, assigne
     client.force_login(assignee)
     assert 'hx-trigger="every 5s"' in progress_of(client, run).content.decode()
     complete(run, "approval", assignee, decision="approve")
-    from tests.runs.builders import work
+    from tests.runs.engine_helpers import work_background
 
-    work(run)
+    work_background(run)
     response = client.get(reverse("runs:progress", args=[run.pk]), headers={"HX-Request": "true"})
     html = response.content.decode()
     assert "<html" not in html
@@ -107,19 +100,12 @@ def test_the_diagram_polls_while_running_and_stops_when_finished(client, assigne
 
 
 def test_queue_and_group_steps_say_whom_they_wait_for(client, operator, queue, group, assignee):
-    build(
-        "desk",
-        [
-            {
-                "key": "one",
-                "steps": [
-                    {"key": "laptop", "label": "Laptop", "queue": queue},
-                    {"key": "desk", "label": "Desk", "group": group},
-                    {"key": "badge", "label": "Badge", "user": assignee},
-                ],
-            }
-        ],
-    )
+    steps = [
+        StepSpec("laptop", "Laptop", assignee=queue),
+        StepSpec("desk", "Desk", assignee=group),
+        StepSpec("badge", "Badge", assignee=assignee),
+    ]
+    build(OrchestrationSpec("desk", stages=[StageSpec("one", steps=steps)]))
     run = engine.launch("desk")
     client.force_login(operator)
     progress = progress_of(client, run).context["progress"]
@@ -137,14 +123,13 @@ def test_the_progress_page_costs_a_fixed_number_of_queries(
     from django.test.utils import CaptureQueriesContext
 
     def parallel(key: str, count: int):
-        assignees = [{"user": assignee}, {"queue": queue}, {"group": group}]
-        steps = [{"key": f"s{n}", **assignees[n % 3]} for n in range(count)]
+        assignees = [assignee, queue, group]
+        steps = [StepSpec(f"s{n}", assignee=assignees[n % 3]) for n in range(count)]
+        end = StepSpec("end", assignee=assignee)
         build(
-            key,
-            [
-                {"key": "one", "steps": steps},
-                {"key": "two", "steps": [{"key": "end", "user": assignee}]},
-            ],
+            OrchestrationSpec(
+                key, stages=[StageSpec("one", steps=steps), StageSpec("two", steps=[end])]
+            )
         )
         return engine.launch(key, started_by=assignee)
 

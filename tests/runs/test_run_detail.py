@@ -3,10 +3,11 @@
 import pytest
 from django.urls import reverse
 
+from orchestrator.specs import build
 from runs import engine
 from runs.models import RunEvent, StepRun
-from tests.runs.builders import background_flow, review_flow, run_failed_step, work
-from tests.runs.engine_helpers import complete
+from tests.runs.engine_helpers import complete, run_failed_step, work_background
+from tests.runs.flows import background_flow, review_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def flat(response) -> str:
 
 
 def test_non_staff_get_403_and_a_missing_run_404(client, assignee, operator):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     client.force_login(assignee)
     assert page_of(client, run).status_code == 403
@@ -30,7 +31,7 @@ def test_non_staff_get_403_and_a_missing_run_404(client, assignee, operator):
 
 
 def test_who_answered_what_with_the_screen_flow_labels(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review", title="Ana's laptop")
     complete(run, "approval", assignee, decision="approve", comment="Fine by me")
     client.force_login(operator)
@@ -42,10 +43,10 @@ def test_who_answered_what_with_the_screen_flow_labels(client, operator, assigne
 
 
 def test_the_timeline_lists_stages_and_steps_with_times(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     complete(run, "approval", assignee, decision="reject")
-    work(run)
+    work_background(run)
     client.force_login(operator)
     response = page_of(client, run)
     detail = response.context["detail"]
@@ -59,7 +60,7 @@ def test_the_timeline_lists_stages_and_steps_with_times(client, operator, assign
 
 
 def test_pending_work_items_show_assignee_and_age(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     client.force_login(operator)
     response = page_of(client, run)
@@ -75,7 +76,7 @@ def test_pending_work_items_show_assignee_and_age(client, operator, assignee):
 def test_a_failed_step_shows_error_traceback_and_attempts(client, operator, tmp_path):
     flag = tmp_path / "down"
     flag.touch()
-    background_flow(flag=flag)
+    build(background_flow(flag=flag))
     run = engine.launch("ledger")
     run_failed_step(run)
     client.force_login(operator)
@@ -86,7 +87,7 @@ def test_a_failed_step_shows_error_traceback_and_attempts(client, operator, tmp_
 
 
 def test_the_event_log_and_the_run_data(client, operator, assignee):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review", inputs={"amount": 1200})
     engine.record_event(run_id=run.pk, kind="work_item.claimed", actor=assignee, queue="IT")
     client.force_login(operator)
@@ -102,13 +103,13 @@ def test_the_event_log_and_the_run_data(client, operator, assignee):
 def test_the_page_polls_while_running_and_the_partial_stops_when_finished(
     client, operator, assignee
 ):
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     client.force_login(operator)
     html = page_of(client, run).content.decode()
     assert 'hx-trigger="every 3s [runPageIdle()]"' in html
     complete(run, "approval", assignee, decision="approve")
-    work(run)
+    work_background(run)
     partial = page_of(client, run, HX_Request="true").content.decode()
     assert partial.lstrip().startswith('<div id="run-live"')
     assert "hx-trigger" not in partial
@@ -121,7 +122,7 @@ def test_the_run_page_costs_a_fixed_number_of_queries(
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    review_flow(reviewer=assignee)
+    build(review_flow(reviewer=assignee))
     run = engine.launch("review")
     client.force_login(operator)
     page_of(client, run)  # warm the plan cache and the session

@@ -7,9 +7,10 @@ import io
 import pytest
 from django.urls import reverse
 
+from orchestrator.specs import build
 from runs.models import Run
 from runs.selectors import months_back, usage_by_month, usage_table
-from tests.runs.builders import background_flow, review_flow
+from tests.runs.flows import background_flow, review_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +30,8 @@ def finished(version, *moments, status="completed"):
 
 @pytest.fixture
 def usage(assignee):
-    review = review_flow(reviewer=assignee)
-    ledger = background_flow()
+    review = build(review_flow(reviewer=assignee))
+    ledger = build(background_flow())
     finished(
         review,
         datetime.datetime(2026, 1, 5, tzinfo=UTC),
@@ -91,7 +92,7 @@ def test_usage_csv_is_for_operators_only(client, assignee):
 
 def test_the_dashboard_shows_the_last_twelve_months(client, operator, assignee, time_machine):
     time_machine.move_to(datetime.datetime(2026, 12, 15, tzinfo=UTC))
-    review = review_flow(reviewer=assignee)
+    review = build(review_flow(reviewer=assignee))
     finished(review, datetime.datetime(2025, 12, 31, tzinfo=UTC))  # 12 months back: hidden
     finished(review, datetime.datetime(2026, 1, 2, tzinfo=UTC))
     client.force_login(operator)

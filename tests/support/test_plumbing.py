@@ -1,26 +1,15 @@
 """The test plumbing itself: a real worker takes tasks from Redis and runs background steps on
 the test database; the browser drives the live server."""
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.models import Run
 from runs.tasks import sweep
-from tests import definitions
 from tests.support.browser import login
-
-
-def _wait_for_run(run: Run, timeout: float = 20.0) -> Run:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.status != Run.Status.RUNNING:
-            return run
-        time.sleep(0.1)
-    raise AssertionError(f"The run was still running after {timeout}s.")
+from tests.support.polling import wait_for
 
 
 @pytest.mark.django_db(transaction=True)
@@ -54,35 +43,26 @@ def test_background_steps_run_on_the_worker_with_test_actions_and_email(
     celery_worker_process, tmp_path
 ):
     counter = tmp_path / "counter"
-    definitions.build(
-        "plumbing",
-        [
-            {
-                "key": "only",
-                "steps": [
-                    {
-                        "key": "count",
-                        "kind": "background",
-                        "action": "test_flaky",
-                        "params": {"counter": str(counter)},
-                    },
-                    {
-                        "key": "notify",
-                        "kind": "background",
-                        "action": "send_email",
-                        "params": {
-                            "to": "ana@example.com",
-                            "subject": "Hello {{ input.name }}",
-                            "body": "Welcome aboard.",
-                        },
-                    },
-                ],
-            }
-        ],
+    count = StepSpec("count", action="test_flaky", parameters={"counter": str(counter)})
+    notify = StepSpec(
+        "notify",
+        action="send_email",
+        parameters={
+            "to": "ana@example.com",
+            "subject": "Hello {{ input.name }}",
+            "body": "Welcome aboard.",
+        },
+    )
+    build(OrchestrationSpec("plumbing", stages=[StageSpec("only", steps=[count, notify])]))
+
+    run = engine.launch("plumbing", inputs={"name": "Ana"})
+    wait_for(
+        lambda: Run.objects.filter(pk=run.pk).exclude(status=Run.Status.RUNNING).exists(),
+        timeout=20,
+        message="the run to finish",
     )
 
-    run = _wait_for_run(engine.launch("plumbing", inputs={"name": "Ana"}))
-
+    run.refresh_from_db()
     assert run.status == Run.Status.COMPLETED
     assert len(counter.read_text().splitlines()) == 1
     [message] = celery_worker_process.outbox()

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from orchestrator.celery import app
+from tests.support.polling import wait_for
 
 ROOT = Path(settings.BASE_DIR)
 QUEUES = sorted({route["queue"] for route in settings.CELERY_TASK_ROUTES.values()})
@@ -29,7 +29,7 @@ MESSAGE_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
 
 
 class ProcessFailed(Exception):
-    """A worker or beat process did not come up, or did not log what a test waited for."""
+    """A worker or beat process exited before it logged what a test waited for."""
 
 
 def worker_database_url() -> str:
@@ -112,8 +112,8 @@ class CeleryProcess:
 
     def wait_for_log(self, text: str, *, timeout: float = 20.0, after: int = 0) -> str:
         """Wait until `text` appears in the log (past byte `after`); return the log."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def logged() -> str | None:
             log = self.log_text(after)
             if text in log:
                 return log
@@ -122,11 +122,14 @@ class CeleryProcess:
                     f"The process exited ({self.process.returncode}) before logging {text!r}:\n"
                     + self._tail(log)
                 )
-            if time.monotonic() > deadline:
-                raise ProcessFailed(
-                    f"{text!r} did not appear in the log within {timeout}s:\n" + self._tail(log)
-                )
-            time.sleep(0.05)
+            return None
+
+        return wait_for(
+            logged,
+            timeout=timeout,
+            interval=0.05,
+            message=lambda: f"{text!r} in the log:\n" + self._tail(self.log_text(after)),
+        )
 
     def _signal(self, signum: int) -> None:
         # The group is gone already when the process exited and was reaped.
@@ -167,17 +170,19 @@ class WorkerProcess(CeleryProcess):
 
     def wait_for_task(self, task_id: str, *, timeout: float = 20.0) -> str:
         """Wait until the worker logs that the task finished (succeeded or raised)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            log = self.log_text()
-            for line in log.splitlines():
+
+        def finished() -> str | None:
+            for line in self.log_text().splitlines():
                 if f"[{task_id}]" in line and (" succeeded in " in line or " raised " in line):
                     return line
-            if time.monotonic() > deadline:
-                raise ProcessFailed(
-                    f"Task {task_id} did not finish within {timeout}s:\n" + self._tail(log)
-                )
-            time.sleep(0.05)
+            return None
+
+        return wait_for(
+            finished,
+            timeout=timeout,
+            interval=0.05,
+            message=lambda: f"task {task_id} to finish:\n" + self._tail(self.log_text()),
+        )
 
     def outbox(self) -> list[EmailMessage]:
         """Every email the worker sent, oldest first."""

@@ -3,7 +3,19 @@
 import pytest
 from django.test import Client
 
-from tests.workitems.builders import DECISION, build_orchestration, field, launch
+from orchestrator.specs import (
+    APPROVE,
+    COMMENT,
+    REJECT,
+    FieldSpec,
+    OrchestrationSpec,
+    ScreenSpec,
+    StageSpec,
+    StepSpec,
+    build,
+    decision,
+)
+from tests.workitems.items import launch
 
 
 @pytest.fixture
@@ -21,29 +33,36 @@ def login():
 @pytest.fixture
 def review_flow(assignee):
     """Two screens for Ana: an expense (text, decimal, date), then a decision and a comment."""
-    return build_orchestration(
-        "expense",
-        name="Expense claim",
-        steps=[
-            {
-                "key": "review",
-                "label": "Review expense",
-                "user": assignee,
-                "instructions": "Check the claim for {{ input.employee }}.",
-                "screens": [
-                    [
-                        field("title", label="Title", help_text="What was bought"),
-                        field("amount", "decimal", label="Amount"),
-                        field("spent_on", "date", label="Spent on", required=False),
-                    ],
-                    [
-                        field("decision", "decision", label="Your decision", choices=DECISION),
-                        field("comment", "long_text", label="Comment", required=False),
-                    ],
+    review = StepSpec(
+        "review",
+        "Review expense",
+        assignee=assignee,
+        instructions="Check the claim for {{ input.employee }}.",
+        screens=[
+            ScreenSpec(
+                "The expense",
+                [
+                    FieldSpec("title", "Title", help_text="What was bought"),
+                    FieldSpec("amount", "Amount", "decimal"),
+                    FieldSpec("spent_on", "Spent on", "date", required=False),
                 ],
-            },
-            {"key": "after", "label": "File the expense", "user": assignee},
+            ),
+            ScreenSpec(
+                "Your decision",
+                [
+                    decision(APPROVE, REJECT, label="Your decision"),
+                    COMMENT,
+                ],
+            ),
         ],
+    )
+    after = StepSpec("after", "File the expense", assignee=assignee)
+    return build(
+        OrchestrationSpec(
+            "expense",
+            "Expense claim",
+            stages=[StageSpec("review", steps=[review]), StageSpec("after", steps=[after])],
+        )
     )
 
 
@@ -54,35 +73,34 @@ def personal_item(review_flow):
 
 @pytest.fixture
 def queue_item(queue):
-    build_orchestration(
-        "laptop",
-        name="Laptop request",
-        steps=[
-            {
-                "key": "provision",
-                "label": "Provision laptop",
-                "queue": queue,
-                "fields": [field("asset_tag", label="Asset tag")],
-            },
-            {"key": "after", "label": "Hand over", "queue": queue},
-        ],
+    provision = StepSpec(
+        "provision",
+        "Provision laptop",
+        assignee=queue,
+        fields=[FieldSpec("asset_tag", "Asset tag")],
+    )
+    after = StepSpec("after", "Hand over", assignee=queue)
+    build(
+        OrchestrationSpec(
+            "laptop",
+            "Laptop request",
+            stages=[StageSpec("provision", steps=[provision]), StageSpec("after", steps=[after])],
+        )
     )
     return launch("laptop")
 
 
 @pytest.fixture
 def group_item(group):
-    build_orchestration(
-        "desk",
-        name="Desk booking",
-        steps=[
-            {
-                "key": "assign_desk",
-                "label": "Assign desk",
-                "group": group,
-                "fields": [field("desk", label="Desk number")],
-            },
-            {"key": "after", "label": "Label the desk", "group": group},
-        ],
+    assign_desk = StepSpec(
+        "assign_desk", "Assign desk", assignee=group, fields=[FieldSpec("desk", "Desk number")]
+    )
+    after = StepSpec("after", "Label the desk", assignee=group)
+    build(
+        OrchestrationSpec(
+            "desk",
+            "Desk booking",
+            stages=[StageSpec("assign", steps=[assign_desk]), StageSpec("after", steps=[after])],
+        )
     )
     return launch("desk")

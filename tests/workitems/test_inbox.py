@@ -4,8 +4,8 @@ import datetime
 
 import pytest
 
-from tests.workitems.builders import launch
 from tests.workitems.bulk import bulk_open_items
+from tests.workitems.items import launch
 from workitems.models import WorkItem
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,9 @@
 
 import pytest
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs.models import RunEvent
-from tests.workitems.builders import build_orchestration, launch
+from tests.workitems.items import launch
 from workitems import services
 from workitems.models import WorkItem
 
@@ -101,10 +102,8 @@ def test_outsider_gets_404(login, outsider, personal_item):
 
 
 def test_a_step_that_forbids_it_cannot_be_reassigned(login, assignee, queue_member):
-    build_orchestration(
-        "locked",
-        steps=[{"key": "sign", "label": "Sign", "user": assignee, "allow_reassign": False}],
-    )
+    sign = StepSpec("sign", assignee=assignee, allow_reassign=False)
+    build(OrchestrationSpec("locked", stages=[StageSpec("sign", steps=[sign])]))
     item = launch("locked")
     client = login(assignee)
 

@@ -7,8 +7,9 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs.models import RunEvent
-from tests.workitems.builders import build_orchestration, launch
+from tests.workitems.items import launch
 from workitems import reminders, tasks
 from workitems.models import WorkItem
 
@@ -18,20 +19,17 @@ DAY = datetime.timedelta(days=1)
 
 @pytest.fixture
 def slow_item(assignee, operator):
-    build_orchestration(
-        "contract",
-        name="Contract review",
-        steps=[
-            {
-                "key": "sign",
-                "label": "Sign the contract",
-                "user": assignee,
-                "due_in": 2 * DAY,
-                "remind_every": DAY,
-                "escalate_after": 3 * DAY,
-                "escalate_to": operator,
-            }
-        ],
+    sign = StepSpec(
+        "sign",
+        "Sign the contract",
+        assignee=assignee,
+        due_in=2 * DAY,
+        remind_every=DAY,
+        escalate_after=3 * DAY,
+        escalate_to=operator,
+    )
+    build(
+        OrchestrationSpec("contract", "Contract review", stages=[StageSpec("sign", steps=[sign])])
     )
     return launch("contract")
 
@@ -59,9 +57,8 @@ def test_reminders_skip_missed_intervals(slow_item):
 
 
 def test_a_queue_item_reminds_its_members_or_its_owner(queue, queue_member, make_user):
-    build_orchestration(
-        "ticket", steps=[{"key": "fix", "label": "Fix it", "queue": queue, "remind_every": DAY}]
-    )
+    fix = StepSpec("fix", "Fix it", assignee=queue, remind_every=DAY)
+    build(OrchestrationSpec("ticket", stages=[StageSpec("fix", steps=[fix])]))
     item = launch("ticket")
     queue.members.add(make_user("ben"))
 

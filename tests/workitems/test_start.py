@@ -3,8 +3,8 @@
 import pytest
 from django.contrib.auth.models import Group, Permission
 
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from runs.models import Run
-from tests.workitems.builders import build_orchestration, field
 from workitems.models import WorkItem
 
 pytestmark = pytest.mark.django_db
@@ -19,34 +19,39 @@ def hr(make_user):
 
 @pytest.fixture
 def onboarding(hr, queue):
-    return build_orchestration(
-        "onboarding",
-        name="Employee onboarding",
-        starter_groups=[hr.groups.get()],
-        steps=[
-            {
-                "key": "new_hire_form",
-                "label": "New hire form",
-                "starter": True,
-                "fields": [field("full_name", label="Full name")],
-            },
-            {"key": "it", "label": "Provision laptop", "queue": queue},
-        ],
+    new_hire_form = StepSpec(
+        "new_hire_form",
+        "New hire form",
+        assignee="starter",
+        fields=[FieldSpec("full_name", "Full name")],
+    )
+    it = StepSpec("it", "Provision laptop", assignee=queue)
+    return build(
+        OrchestrationSpec(
+            "onboarding",
+            "Employee onboarding",
+            starter_groups=[hr.groups.get()],
+            stages=[StageSpec("hire", steps=[new_hire_form]), StageSpec("it", steps=[it])],
+        )
     )
 
 
 @pytest.fixture
 def audit(hr, queue):
-    return build_orchestration(
-        "audit",
-        name="Audit",
-        starter_groups=[hr.groups.get()],
-        steps=[{"key": "check", "label": "Check books", "queue": queue}],
+    check = StepSpec("check", "Check books", assignee=queue)
+    return build(
+        OrchestrationSpec(
+            "audit",
+            "Audit",
+            starter_groups=[hr.groups.get()],
+            stages=[StageSpec("check", steps=[check])],
+        )
     )
 
 
 def test_lists_what_the_user_may_start(login, hr, outsider, onboarding, audit):
-    build_orchestration("secret", name="Secret project", steps=[{"key": "x", "user": outsider}])
+    x = StepSpec("x", assignee=outsider)
+    build(OrchestrationSpec("secret", "Secret project", stages=[StageSpec("x", steps=[x])]))
 
     html = login(hr).get("/start/").content.decode()
 

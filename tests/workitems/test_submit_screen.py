@@ -3,8 +3,19 @@
 import pytest
 from django.contrib.messages import get_messages
 
+from orchestrator.specs import (
+    APPROVE,
+    REJECT,
+    FieldSpec,
+    OrchestrationSpec,
+    ScreenSpec,
+    StageSpec,
+    StepSpec,
+    build,
+    decision,
+)
 from runs.models import Run, StepRun
-from tests.workitems.builders import DECISION, build_orchestration, field, launch, open_item
+from tests.workitems.items import launch, open_item
 from workitems.models import WorkItem
 
 pytestmark = pytest.mark.django_db
@@ -257,20 +268,15 @@ def test_a_finished_run_is_named_in_the_message(login, assignee, personal_item):
 
 
 def test_a_decision_before_the_last_screen_is_kept_for_complete(login, assignee):
-    build_orchestration(
+    triage = StepSpec(
         "triage",
-        steps=[
-            {
-                "key": "triage",
-                "label": "Triage",
-                "user": assignee,
-                "screens": [
-                    [field("decision", "decision", label="Route", choices=DECISION)],
-                    [field("why", label="Why")],
-                ],
-            }
+        assignee=assignee,
+        screens=[
+            ScreenSpec("Route", [decision(APPROVE, REJECT, label="Route")]),
+            ScreenSpec("Why", [FieldSpec("why", "Why")]),
         ],
     )
+    build(OrchestrationSpec("triage", stages=[StageSpec("triage", steps=[triage])]))
     item = launch("triage")
     client = login(assignee)
 

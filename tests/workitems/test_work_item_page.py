@@ -2,8 +2,18 @@
 
 import pytest
 
+from orchestrator.specs import (
+    APPROVE,
+    REJECT,
+    FieldSpec,
+    OrchestrationSpec,
+    StageSpec,
+    StepSpec,
+    build,
+    decision,
+)
 from runs import engine
-from tests.workitems.builders import DECISION, build_orchestration, field, launch
+from tests.workitems.items import launch
 
 pytestmark = pytest.mark.django_db
 
@@ -69,17 +79,18 @@ def test_completed_item_says_who_completed_it(login, assignee, personal_item):
 
 
 def test_user_text_is_escaped_in_instructions_and_earlier_answers(login, assignee):
-    build_orchestration(
-        "escape",
-        steps=[
-            {
-                "key": "first",
-                "user": assignee,
-                "instructions": "For {{ input.name }}",
-                "fields": [field("title", label="Title")],
-            },
-            {"key": "second", "user": assignee},
-        ],
+    first = StepSpec(
+        "first",
+        assignee=assignee,
+        instructions="For {{ input.name }}",
+        fields=[FieldSpec("title", "Title")],
+    )
+    second = StepSpec("second", assignee=assignee)
+    build(
+        OrchestrationSpec(
+            "escape",
+            stages=[StageSpec("first", steps=[first]), StageSpec("second", steps=[second])],
+        )
     )
     item = launch("escape", inputs={"name": "<script>alert(1)</script>"})
     engine.complete_step(
@@ -101,34 +112,30 @@ def test_user_text_is_escaped_in_instructions_and_earlier_answers(login, assigne
 
 def test_earlier_answers_are_shown_with_their_labels(login, assignee, make_user):
     manager = make_user("mia", first_name="Mia")
-    build_orchestration(
-        "hire",
-        steps=[
-            {
-                "key": "hr_form",
-                "label": "New hire form",
-                "user": assignee,
-                "fields": [
-                    field("full_name", label="Full name"),
-                    field("manager", "user", label="Manager"),
-                    field("salary", "decimal", label="Annual salary"),
-                    field("start_date", "date", label="Start date"),
-                    field("remote", "yes_no", label="Remote"),
-                    field(
-                        "department",
-                        "choice",
-                        label="Department",
-                        choices=[{"value": "eng", "label": "Engineering"}],
-                    ),
-                ],
-            },
-            {
-                "key": "approval",
-                "label": "Manager approval",
-                "expression": "hr_form.manager",
-                "fields": [field("decision", "decision", choices=DECISION)],
-            },
+    hr_form = StepSpec(
+        "hr_form",
+        "New hire form",
+        assignee=assignee,
+        fields=[
+            FieldSpec("full_name", "Full name"),
+            FieldSpec("manager", "Manager", "user"),
+            FieldSpec("salary", "Annual salary", "decimal"),
+            FieldSpec("start_date", "Start date", "date"),
+            FieldSpec("remote", "Remote", "yes_no"),
+            FieldSpec("department", "Department", "choice", choices=[("eng", "Engineering")]),
         ],
+    )
+    approval = StepSpec(
+        "approval",
+        "Manager approval",
+        assignee="expression:hr_form.manager",
+        fields=[decision(APPROVE, REJECT)],
+    )
+    build(
+        OrchestrationSpec(
+            "hire",
+            stages=[StageSpec("hire", steps=[hr_form]), StageSpec("approval", steps=[approval])],
+        )
     )
     item = launch("hire")
     engine.complete_step(
@@ -165,20 +172,16 @@ def test_earlier_answers_are_shown_with_their_labels(login, assignee, make_user)
 
 
 def test_defaults_come_from_run_data_and_stay_empty_when_they_cannot_be_evaluated(login, assignee):
-    build_orchestration(
-        "defaults",
-        steps=[
-            {
-                "key": "form",
-                "user": assignee,
-                "fields": [
-                    field("name", label="Name", default="input.name"),
-                    field("missing", label="Missing", default="form.nothing_yet"),
-                    field("count", "integer", label="Count", default="2 + 3"),
-                ],
-            },
+    form = StepSpec(
+        "form",
+        assignee=assignee,
+        fields=[
+            FieldSpec("name", "Name", default="input.name"),
+            FieldSpec("missing", "Missing", default="form.nothing_yet"),
+            FieldSpec("count", "Count", "integer", default="2 + 3"),
         ],
     )
+    build(OrchestrationSpec("defaults", stages=[StageSpec("form", steps=[form])]))
     item = launch("defaults", inputs={"name": "Ana"})
 
     html = login(assignee).get(f"/inbox/{item.pk}/").content.decode()
@@ -189,6 +192,6 @@ def test_defaults_come_from_run_data_and_stay_empty_when_they_cannot_be_evaluate
 
 
 def launch_next(run_id):
-    from tests.workitems.builders import open_item
+    from tests.workitems.items import open_item
 
     return open_item(run_id)
