@@ -15,6 +15,12 @@ The engine calls, inside the run's lock:
 - `completed(step_run, user, now)` when a waiting step run is completed by a person; raise
   StepRefused with a sentence if that person may no longer complete it.
 - `cancel(step_runs, now)` when step runs are skipped or cancelled before finishing.
+
+The pages of `runs` ask every registered kind about its own step runs, so that they never
+name what a kind keeps (work items): whom a step waits for (`waiting_for`), the run page's
+section for them (`run_page_section`), which runs a person took part in
+(`participant_filter`) or are overdue (`overdue_filter`), and the rows `fill_run_history`
+adds for them (`fill_history`). Each answers "nothing" by default.
 """
 
 import datetime
