@@ -12,17 +12,10 @@ from typing import Any
 
 from orchestrator.plan import load_plan
 from runs.answers import answers, display_value, fields_of, people_in_answers
-from runs.engine import run_data
+from runs.engine import STEP_OPEN, run_data
 from runs.kinds import RunPageSection, step_runs_by_kind
 from runs.models import Run, RunEvent, StageRun, StepRun
 
-OPEN_STEP_STATUSES = {
-    StepRun.Status.PENDING,
-    StepRun.Status.QUEUED,
-    StepRun.Status.RUNNING,
-    StepRun.Status.WAITING,
-    StepRun.Status.FAILED,
-}
 MAX_EVENTS = 500
 
 
@@ -34,7 +27,7 @@ class StepRunView:
 
     @property
     def can_skip(self) -> bool:
-        return self.step_run.status in OPEN_STEP_STATUSES
+        return self.step_run.status in STEP_OPEN
 
 
 @dataclass
