@@ -176,6 +176,8 @@ if CELERY_BROKER_URL == "filesystem://":
         # Exchange bindings; kombu's default is ./control, wherever the process started.
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often a worker looks for new messages (kombu's default is every second).
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
