@@ -1,4 +1,4 @@
-"""Background steps on a real Celery worker process, with Redis as the broker.
+"""Background steps on a real Celery worker process, through the tests' broker.
 
 The worker is its own process (tests/support/worker.py) on the test database; these tests
 commit for real (transaction=True) so that it sees the rows.
@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 
 from runs import engine, sweeper
 from runs.models import Run, RunEvent, StepRun
 from runs.tasks import execute_step
 from tests.definitions import build
+from tests.support import worker as worker_support
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -97,7 +96,7 @@ def test_a_step_whose_message_the_broker_lost_is_redispatched_by_the_sweeper(
     build("lost", [{"key": "one", "steps": [flaky(counter)]}])
     celery_worker_process.stop()
     run = engine.launch("lost")
-    redis.Redis.from_url(django_settings.CELERY_BROKER_URL).flushall()  # the broker forgets
+    worker_support.reset_broker()  # the broker forgets
     celery_worker_process.start()
     time.sleep(1.5)
     assert run_status(run) == "running"
