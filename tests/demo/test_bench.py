@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import connection, connections
 
 from demo.management.commands.bench import Command
 from runs import engine
@@ -24,6 +24,10 @@ LAST_LINE = re.compile(
 )
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="PostgreSQL only: the bench measures PostgreSQL and refuses to run on SQLite",
+)
 def test_bench_runs_onboarding_to_completion_and_prints_its_figures(monkeypatch, settings):
     monkeypatch.setenv("DATABASE_URL", worker_database_url())  # the payroll server's database
     payroll_url = settings.PAYROLL_API_URL
