@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def postgresql_only():
     if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: these are psycopg connection settings (BEGIN, timestamps)")
+        pytest.skip("PostgreSQL only")
 
 
 class Boom(Exception):

@@ -13,7 +13,6 @@ from runs import engine, sweeper
 from runs.models import Run, RunEvent, StepRun
 from runs.tasks import execute_step
 from tests.definitions import build
-from tests.support import worker as worker_support
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -90,13 +89,13 @@ def test_a_worker_killed_mid_step_is_recovered_and_nothing_runs_twice(
 
 
 def test_a_step_whose_message_the_broker_lost_is_redispatched_by_the_sweeper(
-    celery_worker_process, tmp_path, settings
+    celery_worker_process, tmp_path, settings, empty_broker
 ):
     counter = tmp_path / "calls"
     build("lost", [{"key": "one", "steps": [flaky(counter)]}])
     celery_worker_process.stop()
     run = engine.launch("lost")
-    worker_support.reset_broker()  # the broker forgets
+    empty_broker()  # the broker forgets
     celery_worker_process.start()
     time.sleep(1.5)
     assert run_status(run) == "running"

@@ -107,6 +107,13 @@ def celery_worker_factory(request, django_db_setup, tmp_path):
 
 
 @pytest.fixture
+def empty_broker():
+    """`empty_broker()` loses every message sent so far to the tests' broker (Redis, or the
+    filesystem broker), as a broker that crashed would."""
+    return worker_support.reset_broker
+
+
+@pytest.fixture
 def celery_worker_process(celery_worker_factory):
     """A real Celery worker on the engine, actions and notifications queues, with `.stop()`,
     `.kill()`, `.start()`, `.log`, `.wait_for_task(id)`, `.wait_for_log(text)` and
