@@ -11,17 +11,32 @@ STAMP := $(VENV)/.installed-from-lock
 PORT ?= 8000
 
 # make test and make bench use PostgreSQL and Redis; Redis db 0 is theirs (make run, when it
-# is given a REDIS_URL, should use another db number).
-TEST_DATABASE_URL := postgres://postgres@127.0.0.1:5432/baton
-TEST_REDIS_URL := redis://127.0.0.1:6379/0
+# is given a REDIS_URL, should use another db number). Both can be given on the command line:
+# make test TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/baton_me TEST_REDIS_URL=...
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/baton
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_ENV := env -u CELERY_BROKER_URL DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL)
+# make test also runs the suite on make run's embedded default: no DATABASE_URL or REDIS_URL,
+# so a SQLite file and the filesystem broker, in a VAR_DIR of their own (not make run's var/).
+SQLITE_VAR_DIR := $(CURDIR)/var/test-sqlite
+SQLITE_TEST_ENV := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL VAR_DIR=$(SQLITE_VAR_DIR)
+
+# $(call suite,NAME,ENVIRONMENT): the whole pytest suite in ENVIRONMENT; its outcome and time
+# are added to $$summary, and a failure sets $$failed (exit 5, no tests collected, is one).
+suite = echo; echo "=== make test on $(1) ==="; start=$$SECONDS; \
+  $(2) $(BIN)/python -m pytest -p no:cacheprovider -ra; status=$$?; \
+  case $$status in 0) outcome=passed ;; 5) outcome="FAILED (pytest collected no tests)" ;; \
+    *) outcome="FAILED (pytest exit status $$status)" ;; esac; \
+  [ $$status -eq 0 ] || failed=yes; \
+  summary="$$summary"$$'\n'"make test on $(1): $$outcome in $$((SECONDS - start))s"
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test lint bench
 
 help:
 	@echo "make run     install, migrate, load the demo, start web + worker + beat (Ctrl-C stops)"
-	@echo "make test    ruff and the whole pytest suite on PostgreSQL, Redis and headless Chromium"
+	@echo "make test    ruff and the whole pytest suite twice, with a real worker and headless"
+	@echo "             Chromium: on PostgreSQL and Redis, then on SQLite and the filesystem broker"
 	@echo "make lint    ruff format --check and ruff check"
 	@echo "make bench   the engine benchmark on PostgreSQL"
 	@echo "make install the virtual environment in $(VENV) from requirements.lock"
@@ -66,9 +81,11 @@ test: install
 	@scripts/services.sh --browser
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	@$(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider -ra; status=$$?; \
-	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: that is a failure."; fi; \
-	  exit $$status
+	@rm -rf $(SQLITE_VAR_DIR)
+	@failed=; summary=; \
+	  $(call suite,PostgreSQL and Redis,$(TEST_ENV)); \
+	  $(call suite,SQLite and the filesystem broker,$(SQLITE_TEST_ENV)); \
+	  echo "$$summary"; [ -z "$$failed" ]
 
 bench: install
 	@scripts/services.sh --database baton

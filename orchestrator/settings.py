@@ -122,6 +122,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # The tests' database is a file too (pytest-django's default is in memory), so that a
+    # worker process started by a test sees the same rows.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The engine's fast path on PostgreSQL (runs/engine/sql.py): off, it uses plain Django
 # transactions and ORM writes, as it always does on SQLite.
@@ -176,6 +179,8 @@ if CELERY_BROKER_URL == "filesystem://":
         # Exchange bindings; kombu's default is ./control, wherever the process started.
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # How often a worker looks for new messages (kombu's default is every second).
+        "polling_interval": 0.1,
     }
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True

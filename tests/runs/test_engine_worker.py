@@ -1,4 +1,4 @@
-"""Background steps on a real Celery worker process, with Redis as the broker.
+"""Background steps on a real Celery worker process, through the tests' broker.
 
 The worker is its own process (tests/support/worker.py) on the test database; these tests
 commit for real (transaction=True) so that it sees the rows.
@@ -8,8 +8,6 @@ import datetime
 from pathlib import Path
 
 import pytest
-import redis
-from django.conf import settings as django_settings
 
 from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine, sweeper
@@ -87,13 +85,13 @@ def test_a_worker_killed_mid_step_is_recovered_and_nothing_runs_twice(
 
 
 def test_a_step_whose_message_the_broker_lost_is_redispatched_by_the_sweeper(
-    celery_worker_process, tmp_path, settings
+    celery_worker_process, tmp_path, settings, empty_broker
 ):
     counter = tmp_path / "calls"
     build(OrchestrationSpec("lost", stages=[StageSpec("one", steps=[flaky(counter)])]))
     celery_worker_process.stop()
     run = engine.launch("lost")
-    redis.Redis.from_url(django_settings.CELERY_BROKER_URL).flushall()  # the broker forgets
+    empty_broker()  # the broker forgets
     celery_worker_process.start()
     # A message for no step run, on the same queue: once the worker has finished it, it has
     # taken whatever the broker still held before it.

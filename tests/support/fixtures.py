@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests.support import browser as browser_support
 from tests.support import worker as worker_support
@@ -40,12 +41,19 @@ def pytest_runtest_makereport(item, call):
 
 
 def _require_real_services(request) -> None:
+    """A worker process needs a database and a broker another process can reach: PostgreSQL
+    and Redis, or the embedded default (a SQLite file and the filesystem broker)."""
     # Outside CI a missing service skips; in CI it must not hide the worker tests.
     missing = pytest.fail if os.environ.get("CI") else pytest.skip
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        missing("A worker process needs PostgreSQL: set DATABASE_URL (make test does).")
-    if not settings.REDIS_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
-        missing("A worker process needs Redis: set REDIS_URL (make test does).")
+    if connection.vendor not in ("postgresql", "sqlite"):
+        missing(f"A worker process needs PostgreSQL or SQLite, not {connection.vendor}.")
+    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(
+        connection.settings_dict["NAME"]
+    ):
+        missing("A worker process cannot see an in-memory SQLite database: set its TEST NAME.")
+    broker = settings.CELERY_BROKER_URL.partition("://")[0]
+    if broker not in ("redis", "rediss", "filesystem"):
+        missing(f"A worker process needs Redis or the filesystem broker, not {broker}://.")
     marker = request.node.get_closest_marker("django_db")
     transactional = (marker is not None and marker.kwargs.get("transaction")) or {
         "transactional_db",
@@ -96,6 +104,13 @@ def celery_worker_factory(request, django_db_setup, tmp_path):
     for worker in started:
         worker.kill()  # nothing to finish gracefully, and a warm shutdown takes seconds
     worker_support.reset_broker()
+
+
+@pytest.fixture
+def empty_broker():
+    """`empty_broker()` loses every message sent so far to the tests' broker (Redis, or the
+    filesystem broker), as a broker that crashed would."""
+    return worker_support.reset_broker
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Real Celery processes (a worker, beat) started by tests, on the tests' database and broker.
 
 The process gets its settings from the environment, as in production: DATABASE_URL points at
-pytest-django's test database, REDIS_URL is the tests' own, email goes to files in a folder
-the test can read (`outbox()`), and ACTION_MODULES adds the test-only actions.
+pytest-django's test database (PostgreSQL, or the SQLite file), the broker is the tests' own
+(Redis, or kombu's filesystem broker in the same VAR_DIR), email goes to files in a folder the
+test can read (`outbox()`), and ACTION_MODULES adds the test-only actions.
 """
 
 import contextlib
@@ -35,6 +36,9 @@ class ProcessFailed(Exception):
 def worker_database_url() -> str:
     """The URL of the database this test process uses (the `test_` one, once it is set up)."""
     db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        # The settings' TEST NAME, a file: an in-memory database is not seen by other processes.
+        return f"sqlite:///{db['NAME']}"
     user = quote(db["USER"] or "", safe="")
     password = quote(db["PASSWORD"] or "", safe="")
     credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
@@ -48,10 +52,13 @@ def reset_broker() -> None:
     with app.connection_for_write() as conn:
         channel = conn.default_channel
         for queue in QUEUES:
-            channel.queue_purge(queue)
-        channel.client.delete(
-            channel.unacked_key, channel.unacked_index_key, channel.unacked_mutex_key
-        )
+            channel.queue_purge(queue)  # Redis lists, or the filesystem broker's message files
+        if conn.transport.driver_type == "redis":
+            channel.client.delete(
+                channel.unacked_key, channel.unacked_index_key, channel.unacked_mutex_key
+            )
+        # The filesystem broker has nothing unacked to forget: a worker deletes a message's
+        # file as it takes it.
 
 
 class CeleryProcess:
@@ -213,10 +220,14 @@ def process_env(
 ) -> dict[str, str]:
     """The environment of a worker or beat started by a test."""
     env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
     env.update(
         DATABASE_URL=worker_database_url(),
-        REDIS_URL=settings.REDIS_URL,
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        # The filesystem broker's folder (and the SQLite file) are under VAR_DIR.
+        VAR_DIR=str(settings.VAR_DIR),
         CONN_MAX_AGE="0",
         EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
         EMAIL_FILE_PATH=str(outbox_dir),
