@@ -177,9 +177,15 @@ class MakeRun:
 @pytest.fixture
 def make_run(request, tmp_path):
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("This test runs make run on PostgreSQL: set DATABASE_URL (make test does).")
+        pytest.skip(
+            "make run with DATABASE_URL and REDIS_URL is tested on PostgreSQL and Redis "
+            "(make test's first run)"
+        )
     if not settings.REDIS_URL or not settings.CELERY_BROKER_URL.startswith("redis"):
-        pytest.skip("This test runs make run on Redis: set REDIS_URL (make test does).")
+        pytest.skip(
+            "make run with DATABASE_URL and REDIS_URL is tested on PostgreSQL and Redis "
+            "(make test's first run)"
+        )
     worker_support.reset_broker()
     started = MakeRun(tmp_path / "make-run.log", var_dir=tmp_path / "var")
     yield started
