@@ -4,7 +4,9 @@ the unit of work (runs/engine/unit.py).
 Inside `transaction.atomic()`, psycopg sends BEGIN on its own before the block's first
 statement and waits for the answer: a round trip that carries nothing. `CarryBegin`, an
 execute wrapper installed for one engine transaction only (`connection.execute_wrapper()`),
-sends the two together instead ("BEGIN; <statement>", one query), then steps aside.
+sends the two together instead ("BEGIN; <statement>", one query), then steps aside. It is
+one part of a transition's round trips, with the writes and COMMIT pipelined: sql.Pipeline
+says what that is worth.
 """
 
 from psycopg import ClientCursor
