@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from orchestrator.models import Orchestration, Queue, Step
+from runs.answers import person_label as user_label
 from runs.models import Run, StepRun
 
 
@@ -152,8 +153,3 @@ class WorkItem(models.Model):
         from django.utils import timezone
 
         return self.is_open and self.due_at is not None and self.due_at < timezone.now()
-
-
-def user_label(user) -> str:
-    """A person as the pages name them: full name, else username."""
-    return user.get_full_name() or user.get_username()

@@ -1,6 +1,7 @@
 """What the engine refuses, as exceptions whose str() is a sentence for a business user."""
 
 from orchestrator.dates import said_when
+from runs.answers import person_label
 from runs.models import Run, StepRun
 
 S = StepRun.Status
@@ -59,14 +60,8 @@ class CompletionRefused(EngineError):
     """The step's kind refused the person (e.g. the work item was reassigned meanwhile)."""
 
 
-def user_label(user) -> str | None:
-    if user is None:
-        return None
-    return user.get_full_name() or user.get_username()
-
-
 def completed_by_label(step_run: StepRun) -> str | None:
     """Who completed the step run, for "Already completed by Ana at 10:42"."""
     if step_run.completed_by_id is None:
         return None
-    return user_label(step_run.completed_by)
+    return person_label(step_run.completed_by)
