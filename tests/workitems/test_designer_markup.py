@@ -120,3 +120,27 @@ def test_the_progress_page_shows_labels_escaped_once(client, assignee, run):
     for where in ("step label", "stage label", "orchestration name"):
         assert_escaped_once(html, script(where))
     assert_no_markup_from_designers(html)
+
+
+def test_the_inbox_shows_labels_escaped_once(login, assignee, run):
+    html = login(assignee).get(reverse("workitems:inbox")).content.decode()
+
+    for where in ("step label", "orchestration name"):
+        assert_escaped_once(html, script(where))
+    assert_no_markup_from_designers(html)
+
+
+def test_the_next_screen_fragment_shows_designer_texts_escaped_once(login, assignee, run):
+    """The HTMX fragment of a screen is escaped like the page it replaces."""
+    item = open_item(run.pk)
+
+    response = login(assignee).post(
+        reverse("workitems:submit", args=[item.pk]),
+        {"_screen": "0", "_nav": "next", "title": IMG},
+        headers={"HX-Request": "true"},
+    )
+
+    html = response.content.decode()
+    assert response.status_code == 200 and 'id="screen"' in html
+    assert_escaped_once(html, script("screen title"))  # in the list of screens
+    assert_no_markup_from_designers(html)
