@@ -1,4 +1,5 @@
-"""CEL expressions (conditions, computed assignees, parameter values) and text templates.
+"""CEL expressions (conditions, computed assignees, parameter values), and the resolving of
+action parameters, which may be CEL or templates (orchestrator/templating.py).
 
 Expressions see the run data: `input` (launch inputs), `record` (the related record's
 fields), `run` (id, started_by) and each completed step's outputs under its key
@@ -14,7 +15,8 @@ from typing import Any
 import celpy
 import lark
 from celpy import celtypes
-from django.template import Context, Template, TemplateSyntaxError
+
+from orchestrator.templating import is_template, problem, render_text
 
 _environment = celpy.Environment()
 
@@ -106,34 +108,15 @@ def condition_holds(source: str, data: dict[str, Any]) -> bool:
     return evaluate(source, data) is True
 
 
-@functools.lru_cache(maxsize=2048)
-def _template(source: str) -> Template:
-    return Template(source)
-
-
-def check_template(source: str) -> str | None:
-    try:
-        _template(source)
-    except TemplateSyntaxError as exc:
-        return f"Invalid template {source!r}: {exc}"
-    return None
-
-
-def render(source: str, data: dict[str, Any]) -> str:
-    """Render a Django template string over the run data (autoescaped)."""
-    if "{" not in source:
-        return source
-    return _template(source).render(Context(data))
-
-
 def resolve_value(value: Any, data: dict[str, Any]) -> Any:
     """Resolve an action parameter: strings starting with '=' are CEL, strings with '{{' or
-    '{%' are templates, lists and dicts are resolved item by item, anything else is itself."""
+    '{%' are templates (rendered to plain text), lists and dicts are resolved item by item,
+    anything else is itself."""
     if isinstance(value, str):
         if value.startswith("="):
             return evaluate(value[1:], data)
-        if "{{" in value or "{%" in value:
-            return _template(value).render(Context(data, autoescape=False))
+        if is_template(value):
+            return render_text(value, data)
         return value
     if isinstance(value, list):
         return [resolve_value(item, data) for item in value]
@@ -148,8 +131,8 @@ def check_value(value: Any) -> list[str]:
     if isinstance(value, str):
         if value.startswith("="):
             message = check(value[1:])
-        elif "{{" in value or "{%" in value:
-            message = check_template(value)
+        elif is_template(value):
+            message = problem(value)
         else:
             message = None
         if message:

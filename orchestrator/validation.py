@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch
 
 from orchestrator.actions import get_action, registered_actions
-from orchestrator.expressions import check, check_template, check_value
+from orchestrator.expressions import check, check_value
 from orchestrator.models import (
     Field,
     OrchestrationVersion,
@@ -16,6 +16,7 @@ from orchestrator.models import (
     StageRoute,
     Step,
 )
+from orchestrator.templating import problem as template_problem
 
 # Run data keeps these next to the step outputs (see runs.engine.run_data): a step under one
 # of these keys would hide them.
@@ -285,7 +286,7 @@ def check_interactive_steps(definition: Definition) -> Iterable[str]:
                 "of another version; choose one of this version."
             )
         if step.instructions.strip():
-            message = check_template(step.instructions)
+            message = template_problem(step.instructions)
             if message:
                 yield _sentence(
                     f"The instructions of step {_name(step)} are not a valid template: "

@@ -14,15 +14,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateSyntaxError
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from orchestrator.expressions import render as render_template_text
 from orchestrator.models import Queue
 from orchestrator.plan import VersionPlan
+from orchestrator.templating import TemplateError, render_text
 from runs import engine
 from runs.views import require_run_viewer
 from workitems import queries, services
@@ -262,11 +261,12 @@ def _render_work_item(
 
 
 def _instructions(step, data) -> str:
+    """The step's instructions over the run data, as plain text (the page escapes them)."""
     if not step.instructions.strip():
         return ""
     try:
-        return render_template_text(step.instructions, data)
-    except (TemplateSyntaxError, ValueError, TypeError):
+        return render_text(step.instructions, data)
+    except (TemplateError, ValueError, TypeError):
         logger.exception("the instructions of step %s could not be rendered", step.pk)
         return ""
 

@@ -4,6 +4,7 @@ Validate / Activate / New draft buttons answer with messages."""
 import pytest
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.urls import reverse
+from django.utils.html import escape
 
 from orchestrator.models import (
     Field,
@@ -268,3 +269,29 @@ def test_an_orchestration_with_only_drafts_can_be_deleted(admin_client, draft):
 
     assert admin_client.post(url, {"post": "yes"}).status_code == 302
     assert not Orchestration.objects.exists()
+
+
+def test_the_version_page_and_its_messages_show_designer_markup_escaped_once(admin_client, draft):
+    """A staff designer's markup is text for the superuser who opens the version."""
+    script = "<script>alert('{}')</script>".format
+    Stage.objects.filter(version=draft, key="review").update(label=script("stage"))
+    Step.objects.filter(version=draft, key="decide").update(
+        label=script("step"), instructions="{% debug %}"
+    )
+    ScreenFlow.objects.filter(version=draft).update(label=script("flow"))
+    Screen.objects.filter(flow__version=draft).update(title=script("screen"))
+    Field.objects.filter(screen__flow__version=draft).update(label=script("field"))
+
+    response = admin_client.post(version_url(draft, "validate"), follow=True)
+
+    html = response.content.decode()
+    for where in ("stage", "step", "flow", "screen", "field"):
+        assert escape(script(where)) in html, where
+        assert escape(escape(script(where))) not in html, where
+    assert "<script>alert" not in html
+    [message] = shown_messages(response)
+    assert message.startswith(
+        f'The instructions of step "{script("step")}" are not a valid template: The tag '
+        "{% debug %} is not allowed"
+    )
+    assert escape(message) in html

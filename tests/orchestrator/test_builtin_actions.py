@@ -74,6 +74,25 @@ def test_send_email_renders_subject_and_body(settings):
     assert message.extra_headers["X-Idempotency-Key"] == "step-run-7"
 
 
+def test_send_email_is_plain_text_with_markup_and_run_data_as_written(settings):
+    """A text email shows what the designer wrote and the run data as they are: escaping it
+    (as a page would) would put "&lt;" in front of the reader."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    data = {"input": {"nickname": '<img src=x onerror="alert(1)"> & co'}}
+    params = {
+        "to": "ana@example.com",
+        "subject": "<script>alert(1)</script> {{ input.nickname }}",
+        "body": "<b>Hi</b> {{ input.nickname }}\n{% if input %}ok{% endif %}",
+    }
+
+    get_action("send_email").function(resolve_value(params, data), context())
+
+    (message,) = mail.outbox
+    assert message.message().get_content_type() == "text/plain"
+    assert message.subject == '<script>alert(1)</script> <img src=x onerror="alert(1)"> & co'
+    assert message.body == '<b>Hi</b> <img src=x onerror="alert(1)"> & co\nok'
+
+
 @pytest.mark.django_db
 def test_update_record_sets_fields_of_the_related_record():
     employee = Employee.objects.create(full_name="Ana", email="ana@example.com")

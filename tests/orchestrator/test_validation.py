@@ -187,6 +187,17 @@ def test_invalid_instructions_template(version):
     ]
 
 
+@pytest.mark.parametrize("tag", ["debug", "load", "include"])
+def test_instructions_with_a_tag_that_is_not_allowed(version, tag):
+    Step.objects.filter(pk=step(version, "decide").pk).update(instructions=f"Hi {{% {tag} x %}}")
+
+    assert validate_version(version) == [
+        f'The instructions of step "Decide" are not a valid template: The tag {{% {tag} %}} is '
+        "not allowed in a template; use only these tags: comment, cycle, firstof, for, if, "
+        "ifchanged, now, regroup, resetcycle, templatetag, verbatim, widthratio, with."
+    ]
+
+
 def test_interactive_step_without_assignee(version):
     Step.objects.filter(key="decide").update(assignee_type="")
 
@@ -292,9 +303,11 @@ def test_action_parameter_with_invalid_expression(version):
 def test_action_parameter_with_invalid_template(version):
     Step.objects.filter(key="check").update(parameters={"message": "Hi {{ input.name|shout }}"})
 
-    assert validate_version(version) == [
-        'Parameter "message" of step "Check" is not valid: Invalid filter: \'shout\'.'
-    ]
+    [message] = validate_version(version)
+    assert message.startswith(
+        'Parameter "message" of step "Check" is not valid: The filter "shout" is not allowed in '
+        "a template; use only these filters: add, capfirst,"
+    )
 
 
 def test_route_go_to_without_target(version):

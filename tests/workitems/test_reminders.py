@@ -100,3 +100,26 @@ def test_completed_items_are_left_alone(slow_item):
     with time_machine.travel(timezone.now() + 10 * DAY):
         assert tasks.send_reminders() == {"reminded": 0, "escalated": 0}
     assert mail.outbox == []
+
+
+def test_reminder_and_escalation_emails_are_plain_text_with_the_label_as_written(
+    assignee, operator
+):
+    label = "<script>alert(1)</script> & <img src=x onerror=alert(2)>"
+    sign = StepSpec(
+        "sign", label, assignee=assignee, remind_every=DAY, escalate_after=DAY, escalate_to=operator
+    )
+    build(OrchestrationSpec("nda", "<b>NDA</b>", stages=[StageSpec("sign", steps=[sign])]))
+    launch("nda")
+
+    with time_machine.travel(timezone.now() + DAY + datetime.timedelta(minutes=1)):
+        reminders.send_due_reminders()
+        reminders.escalate_overdue()
+
+    reminder, escalation = mail.outbox
+    assert reminder.subject == f"Reminder: {label}"
+    assert escalation.subject == f"Escalated to you: {label}"
+    for email in (reminder, escalation):
+        assert email.message().get_content_type() == "text/plain"
+        assert email.body.startswith(f'"{label}" (<b>NDA</b>)')
+        assert "&lt;" not in email.body and "&amp;" not in email.body
