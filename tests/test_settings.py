@@ -8,8 +8,10 @@ from django.conf import settings
 
 
 def manage_check(**env) -> subprocess.CompletedProcess:
-    # make test sets DATABASE_URL and REDIS_URL: the embedded defaults need them gone.
+    # make test sets DATABASE_URL and REDIS_URL: the embedded defaults need them gone; and
+    # manage.py's own settings module, not the tests' (tests/settings.py turns DEBUG on).
     unset = ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    unset += ("DJANGO_SETTINGS_MODULE",)
     clean = {k: v for k, v in os.environ.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
