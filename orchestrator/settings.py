@@ -281,6 +281,10 @@ PAYROLL_API_TOKEN = (
     envstr("PAYROLL_API_TOKEN")
     or hmac.new(SECRET_KEY.encode(), b"demo.payroll-api-token", hashlib.sha256).hexdigest()
 )
+if DEMO_ENABLED:
+    # The worker calls the fake API over the internal network (docker compose: http://web:8000),
+    # not through the https proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^demo/"]
 
 # Modules that register a project's own actions with @register_action (see README).
 ACTION_MODULES = envlist("ACTION_MODULES", ["demo.actions"])
