@@ -8,7 +8,7 @@ flood someone's mailbox or the mail server.
 
 import datetime
 
-from axes.helpers import get_client_ip_address, get_cool_off
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
@@ -17,6 +17,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 PASSWORD_RESET_WINDOW = datetime.timedelta(hours=1)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The client's address, which the login lockout and the reset limits count by.
+
+    Behind TRUSTED_PROXY_COUNT proxies, each appending the address it saw to
+    X-Forwarded-For, the client is the entry the outermost proxy appended: the one that many
+    from the right. Entries further left are whatever the client sent, so they are not
+    trusted. Without proxies it is REMOTE_ADDR."""
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        forwarded = [address for address in forwarded if address]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return request.META.get("REMOTE_ADDR")
 
 
 def _in_words(duration: datetime.timedelta) -> str:
@@ -72,7 +88,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         allowed = password_reset_allowed(
-            address=get_client_ip_address(self.request), email=form.cleaned_data["email"]
+            address=client_address(self.request), email=form.cleaned_data["email"]
         )
         if not allowed:
             form.add_error(

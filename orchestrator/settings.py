@@ -112,6 +112,11 @@ AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "orchestrator.accounts.locked_out"
+# How many proxies in front of the site append the client's address to X-Forwarded-For (one
+# TLS proxy: 1). 0: the address is REMOTE_ADDR. Behind a proxy, 0 would count every client
+# as the proxy's one address.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "orchestrator.accounts.client_address"
 # A failed attempt while locked out does not restart the cool-off: it ends when it said.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True

@@ -87,3 +87,31 @@ def test_the_admin_login_is_throttled_too(client, operator, limit):
     )
     assert response.status_code == 429
     assert LOCKED in response.content.decode()
+
+
+def test_behind_a_proxy_the_forwarded_address_is_counted(client, assignee, outsider, settings):
+    # Without it every client would share the proxy's address, and one person's typos would
+    # lock everybody out; an address the client itself put in X-Forwarded-For is not used.
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+    for _ in range(2):
+        client.post(
+            reverse("login"),
+            {"username": f"guess{_}", "password": "x"},
+            REMOTE_ADDR="10.9.9.9",
+            HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7",
+        )
+    response = client.post(
+        reverse("login"),
+        {"username": "ana", "password": "demo"},
+        REMOTE_ADDR="10.9.9.9",
+        HTTP_X_FORWARDED_FOR="203.0.113.8",
+    )
+    assert response.status_code == 302  # another client through the same proxy
+    response = client.post(
+        reverse("login"),
+        {"username": "olga", "password": "demo"},
+        REMOTE_ADDR="10.9.9.9",
+        HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.7",
+    )
+    assert response.status_code == 429  # the same client, whatever it puts in front
