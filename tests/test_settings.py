@@ -15,6 +15,8 @@ def manage_check(*options: str, **env: str | None) -> subprocess.CompletedProces
     # manage.py's own settings module, not the tests' (tests/settings.py turns DEBUG on).
     unset = ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
     unset += ("DJANGO_SETTINGS_MODULE",)
+    # The browser tests' (tests/support/fixtures.py), which `check --deploy` rightly refuses.
+    unset += ("DJANGO_ALLOW_ASYNC_UNSAFE",)
     clean = {k: v for k, v in os.environ.items() if k not in unset}
     merged = {k: v for k, v in {**clean, **env}.items() if v is not None}
     return subprocess.run(
