@@ -92,6 +92,8 @@ test: install
 	  $(call suite,SQLite and the filesystem broker,$(SQLITE_TEST_ENV)); \
 	  echo "$$summary"; [ -z "$$failed" ]
 
+# DEBUG: the bench process is a development one (its payroll server runs with DEBUG off).
+bench: export DEBUG ?= true
 bench: install
 	@scripts/services.sh --database baton
 	$(TEST_ENV) $(BIN)/python manage.py bench
