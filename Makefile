@@ -1,12 +1,13 @@
 # The two commands: `make run` (the demo on this machine) and `make test` (the whole suite).
-# Everything they need is installed from here: the virtual environment from requirements.lock,
+# Everything they need is installed from here: the virtual environment from requirements-dev.lock
+# (requirements.lock, what the Docker image installs, and the tools and tests on top),
 # PostgreSQL and Redis started if they are down, Debian's Chromium for the browser tests.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Written after a successful install: pip runs again only when requirements.lock changes.
+# Written after a successful install: pip runs again only when either lock file changes.
 STAMP := $(VENV)/.installed-from-lock
 PORT ?= 8000
 
@@ -39,18 +40,18 @@ help:
 	@echo "             Chromium: on PostgreSQL and Redis, then on SQLite and the filesystem broker"
 	@echo "make lint    ruff format --check and ruff check"
 	@echo "make bench   the engine benchmark on PostgreSQL"
-	@echo "make install the virtual environment in $(VENV) from requirements.lock"
+	@echo "make install the virtual environment in $(VENV) from requirements-dev.lock"
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { \
 	  echo "Baton needs Python 3.11, and '$(PYTHON)' is $$($(PYTHON) --version 2>&1)."; \
 	  echo "Run make with PYTHON=/path/to/python3.11."; exit 1; }
 	@test -x $(BIN)/python || { echo "Creating the virtual environment in $(VENV)."; \
 	  $(PYTHON) -m venv $(VENV); }
-	@echo "Installing the pinned packages from requirements.lock."
-	$(BIN)/python -m pip install --disable-pip-version-check -qq -r requirements.lock
+	@echo "Installing the pinned packages from requirements-dev.lock and requirements.lock."
+	$(BIN)/python -m pip install --disable-pip-version-check -qq -r requirements-dev.lock
 	@touch $@
 
 lint: install
@@ -62,6 +63,10 @@ lint: install
 # the worker's links and the demo's payroll calls on the web server. LOG_SCHEDULED_TASKS=false:
 # no log lines for the sweep every few seconds. `--env /dev/null`: .env is docker compose's
 # (DEBUG off, its database), not make run's.
+# Settings default to production (DEBUG off, no demo); make run is the development server with
+# the demo, unless the environment says otherwise (`make run DEBUG=false` needs a SECRET_KEY).
+run: export DEBUG ?= true
+run: export DEMO_ENABLED ?= true
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
@@ -87,6 +92,8 @@ test: install
 	  $(call suite,SQLite and the filesystem broker,$(SQLITE_TEST_ENV)); \
 	  echo "$$summary"; [ -z "$$failed" ]
 
+# DEBUG: the bench process is a development one (its payroll server runs with DEBUG off).
+bench: export DEBUG ?= true
 bench: install
 	@scripts/services.sh --database baton
 	$(TEST_ENV) $(BIN)/python manage.py bench

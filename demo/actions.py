@@ -30,7 +30,10 @@ def demo_payroll_setup(params, context):
             url,
             json=payload,
             # The same key on every attempt of this step run: payroll registers the hire once.
-            headers={"Idempotency-Key": context.idempotency_key},
+            headers={
+                "Idempotency-Key": context.idempotency_key,
+                "Authorization": f"Bearer {settings.PAYROLL_API_TOKEN}",
+            },
             timeout=10,
         )
     except http.HTTPError as exc:

@@ -5,10 +5,14 @@ that is what makes `make run` work on a machine with nothing else installed. Pro
 DATABASE_URL (PostgreSQL) and REDIS_URL.
 """
 
+import datetime
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,7 +55,8 @@ def envlist(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-DEBUG = envbool("DEBUG", True)
+# Off unless the environment turns it on: `make run` sets DEBUG=true, production leaves it off.
+DEBUG = envbool("DEBUG", False)
 
 SECRET_KEY = envstr("SECRET_KEY")
 if not SECRET_KEY:
@@ -74,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
+    "axes",
     "orchestrator.apps.OrchestratorConfig",
     "runs.apps.RunsConfig",
     "workitems.apps.WorkitemsConfig",
@@ -90,7 +96,50 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# django-axes counts failed logins in the database and refuses further attempts for a while:
+# per username (one account tried from many addresses) and, separately, per address (one
+# address trying many usernames). The lockout page is the login page with a sentence.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "orchestrator.accounts.locked_out"
+# How many proxies in front of the site append the client's address to X-Forwarded-For (one
+# TLS proxy: 1). 0: the address is REMOTE_ADDR. Behind a proxy, 0 would count every client
+# as the proxy's one address.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "orchestrator.accounts.client_address"
+# A failed attempt while locked out does not restart the cool-off: it ends when it said.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+
+# Password reset emails, at most this many an hour per email address and per client address
+# (orchestrator/accounts.py; counted in the cache).
+PASSWORD_RESET_LIMIT_PER_EMAIL = envint("PASSWORD_RESET_LIMIT_PER_EMAIL", 3)
+PASSWORD_RESET_LIMIT_PER_ADDRESS = envint("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10)
+
+# The Content-Security-Policy (django-csp): scripts, styles, images and fonts from the site
+# itself only; no inline script or style (templates keep theirs in static/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "orchestrator.urls"
 WSGI_APPLICATION = "orchestrator.wsgi.application"
@@ -164,8 +213,26 @@ EMAIL_BACKEND = envstr(
     else "django.core.mail.backends.console.EmailBackend",
 )
 
-# Celery. With no REDIS_URL the broker is kombu's filesystem transport: no server needed.
+# The cache holds the password reset limits: Redis when there is one, so that every web
+# process counts together; otherwise a folder in var/ (the embedded default, one machine).
 REDIS_URL = envstr("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "baton",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# Celery. With no REDIS_URL the broker is kombu's filesystem transport: no server needed.
 CELERY_BROKER_URL = envstr("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL == "filesystem://":
@@ -208,8 +275,21 @@ CELERY_BEAT_SCHEDULE = {
 # (with DATABASE_URL and REDIS_URL, make run has no var/).
 CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 
-# The fake payroll endpoint the demo calls; production points it at the real payroll API.
+# The demo's fake payroll API (demo/urls.py) is served only with the demo enabled: by default
+# with DEBUG (make run), never in production unless asked for.
+DEMO_ENABLED = envbool("DEMO_ENABLED", DEBUG)
+# The payroll endpoint the demo calls; production points it at the real payroll API. The
+# token goes with every call as a Bearer header; the fake API refuses calls without it.
 PAYROLL_API_URL = envstr("PAYROLL_API_URL", f"{SITE_URL}/demo/payroll/employees/")
+# Unset, it is derived from SECRET_KEY, which web and worker share: make run works as it is.
+PAYROLL_API_TOKEN = (
+    envstr("PAYROLL_API_TOKEN")
+    or hmac.new(SECRET_KEY.encode(), b"demo.payroll-api-token", hashlib.sha256).hexdigest()
+)
+if DEMO_ENABLED:
+    # The worker calls the fake API over the internal network (docker compose: http://web:8000),
+    # not through the https proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^demo/"]
 
 # Modules that register a project's own actions with @register_action (see README).
 ACTION_MODULES = envlist("ACTION_MODULES", ["demo.actions"])
@@ -235,3 +315,10 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Plain http is sent to https (a proxy that terminates TLS says so in X-Forwarded-Proto).
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    # Browsers keep to https for this long. Subdomains and the preload list reach beyond this
+    # site and are hard to undo, so they are off unless the environment turns them on.
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)

@@ -136,10 +136,11 @@ def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
-    """The whole process for anyone who took part in the run (and staff); 404 for others,
-    so that the page does not tell outsiders which runs exist."""
+    """The whole process for anyone who took part in the run (asked of the step kinds) and
+    for those who may view runs; 404 for others, so that the page does not tell outsiders
+    which runs exist. Being staff is not enough: staff design orchestrations in the admin."""
     run = _get_run(run_id)
-    if not (request.user.is_staff or is_participant(run, request.user)):
+    if not (request.user.has_perm("runs.view_run") or is_participant(run, request.user)):
         raise Http404("No such run.")
     template = "runs/run_progress.html#diagram" if request.htmx else "runs/run_progress.html"
     return render(request, template, {"run": run, "progress": progress(run)})
@@ -148,19 +149,24 @@ def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 # Operator actions ---------------------------------------------------------------------------
 
 
+def require_operator(request: HttpRequest, permission: str) -> None:
+    """An operator action is for staff who may view runs and hold `permission`. Everyone else
+    gets 404 before any id is looked up, as for a run that does not exist: the answer must
+    not tell who may not act which runs exist."""
+    user = request.user
+    if not (user.is_staff and user.has_perm("runs.view_run") and user.has_perm(permission)):
+        raise Http404("No such run.")
+
+
 def _operator_action(
     request: HttpRequest,
     run_id: int,
-    permission: str,
     act: Callable[[ReasonForm], object],
     done: str,
     form_class: type[ReasonForm] = ReasonForm,
 ) -> HttpResponse:
-    """Check the permission, read the reason, act through the engine, and go back to the run
-    page with the engine's answer as a message."""
-    require_run_viewer(request)
-    if not request.user.has_perm(permission):
-        raise PermissionDenied("You may not do this to runs.")
+    """Read the reason, act through the engine, and go back to the run page with the
+    engine's answer as a message. The caller has checked the permission."""
     form = form_class(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -186,11 +192,11 @@ def _step_run_of(run_id: int, step_run_id: int) -> StepRun:
 @login_required
 @require_POST
 def retry_step(request: HttpRequest, run_id: int, step_run_id: int) -> HttpResponse:
+    require_operator(request, "runs.retry_step")
     step_run = _step_run_of(run_id, step_run_id)
     return _operator_action(
         request,
         run_id,
-        "runs.retry_step",
         lambda form: engine.retry_step(
             step_run_id=step_run.pk, user=request.user, reason=form.cleaned_data["reason"]
         ),
@@ -201,11 +207,11 @@ def retry_step(request: HttpRequest, run_id: int, step_run_id: int) -> HttpRespo
 @login_required
 @require_POST
 def skip_step(request: HttpRequest, run_id: int, step_run_id: int) -> HttpResponse:
+    require_operator(request, "runs.skip_step")
     step_run = _step_run_of(run_id, step_run_id)
     return _operator_action(
         request,
         run_id,
-        "runs.skip_step",
         lambda form: engine.skip_step(
             step_run_id=step_run.pk, user=request.user, reason=form.cleaned_data["reason"]
         ),
@@ -216,11 +222,11 @@ def skip_step(request: HttpRequest, run_id: int, step_run_id: int) -> HttpRespon
 @login_required
 @require_POST
 def cancel_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    require_operator(request, "runs.cancel_run")
     _get_run(run_id)
     return _operator_action(
         request,
         run_id,
-        "runs.cancel_run",
         lambda form: engine.cancel_run(
             run_id=run_id, user=request.user, reason=form.cleaned_data["reason"]
         ),

@@ -2,7 +2,7 @@
 plan of every query the inbox page runs for a user who sees a few hundred of them.
 
     createdb -h 127.0.0.1 -U postgres baton_d
-    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/baton_d
+    export DATABASE_URL=postgres://postgres@127.0.0.1:5432/baton_d DEBUG=true
     .venv/bin/python manage.py migrate
     .venv/bin/python scripts/inbox_explain.py
 

@@ -5,12 +5,16 @@ settings read is documented."""
 import importlib
 import re
 import shlex
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
 from celery.app.utils import find_app
 from django.conf import settings
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(settings.BASE_DIR)
 APP_SERVICES = ("web", "worker", "beat")
@@ -119,3 +123,47 @@ def test_env_example_lists_every_variable_settings_read():
 
     missing = _settings_variables() - listed
     assert not missing, f".env.example does not list {', '.join(sorted(missing))}."
+
+
+def _pinned(lock: str) -> dict[str, str]:
+    names = {}
+    for line in (ROOT / lock).read_text().splitlines():
+        if line and not line.startswith(("#", "-r ")):
+            name, _, version = line.partition("==")
+            names[canonicalize_name(name)] = version
+    return names
+
+
+def test_the_image_installs_the_runtime_lock_and_it_holds_everything_the_app_needs():
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    dockerfile = "\n".join(line for line in lines if not line.startswith("#"))
+    runtime = _pinned("requirements.lock")
+    development = _pinned("requirements-dev.lock")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    assert "pip install --no-cache-dir -r requirements.lock" in dockerfile
+    assert "requirements-dev.lock" not in dockerfile
+    assert "-r requirements.lock" in (ROOT / "requirements-dev.lock").read_text().splitlines()
+    assert not runtime.keys() & development.keys(), "a package is pinned in both locks"
+    # Every runtime dependency, and each of theirs, is pinned in the runtime lock.
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    seen = set()
+    while wanted:
+        requirement = wanted.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        assert name in runtime, f"{name} is needed at run time but not in requirements.lock"
+        for text in metadata.requires(name) or []:
+            nested = Requirement(text)
+            extras = [""] + sorted(requirement.extras)
+            if nested.marker is None or any(
+                nested.marker.evaluate({"extra": extra}) for extra in extras
+            ):
+                wanted.append(nested)
+    # A tool may be needed at run time too (PyYAML: the tests read YAML, cel-python needs it).
+    tools = {
+        canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["dev"]
+    }
+    assert not runtime.keys() & (tools - seen), "the runtime lock holds test or development tools"

@@ -65,7 +65,16 @@ class MakeRun:
             for name, value in os.environ.items()
             # make run's own defaults, not whatever the test run was started with.
             if name
-            not in ("DEBUG", "SITE_URL", "PAYROLL_API_URL", "ACTION_MODULES", "LOG_SCHEDULED_TASKS")
+            not in (
+                "DEBUG",
+                "DJANGO_SETTINGS_MODULE",
+                "SITE_URL",
+                "PAYROLL_API_URL",
+                "PAYROLL_API_TOKEN",
+                "DEMO_ENABLED",
+                "ACTION_MODULES",
+                "LOG_SCHEDULED_TASKS",
+            )
         }
         env.update(
             DATABASE_URL=worker_support.worker_database_url(),

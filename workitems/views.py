@@ -11,7 +11,6 @@ import logging
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,7 +22,7 @@ from orchestrator.models import Queue
 from orchestrator.plan import VersionPlan
 from orchestrator.templating import TemplateError, render_text
 from runs import engine
-from runs.views import require_run_viewer
+from runs.views import require_operator
 from workitems import queries, services
 from workitems.access import (
     Role,
@@ -381,7 +380,9 @@ def start_run(request: AuthenticatedRequest, key: str) -> HttpResponse:
 def reassign_from_run_page(request: AuthenticatedRequest, run_id: int, pk: int) -> HttpResponse:
     """An operator hands an open work item of a run to another person or queue, from the run
     page (/runs/<id>/), with a reason kept in the event log. It lives here, not in `runs`,
-    because work items are this app's (`workitems -> runs`)."""
+    because work items are this app's (`workitems -> runs`). Without the permission it is
+    404 whatever the ids, as for a missing item (runs.views.require_operator)."""
+    require_operator(request, "workitems.reassign_any_workitem")
     item = (
         WorkItem.objects.select_related("step", "assignee_user", "assignee_queue", "owner")
         .filter(pk=pk, run_id=run_id)
@@ -389,9 +390,6 @@ def reassign_from_run_page(request: AuthenticatedRequest, run_id: int, pk: int) 
     )
     if item is None:
         raise Http404("No such work item in this run.")
-    require_run_viewer(request)
-    if not request.user.has_perm("workitems.reassign_any_workitem"):
-        raise PermissionDenied("You may not reassign work items.")
     form = ReassignForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from orchestrator.specs import build
 from runs import engine
 from runs.models import Run, RunEvent
-from tests.runs.flows import background_flow
+from tests.runs.flows import background_flow, review_flow
 from tests.support.browser import login
 from tests.support.polling import wait_for
 
@@ -50,11 +50,40 @@ def test_operator_retries_a_failed_step_and_sees_the_run_complete(
     celery_worker_process.start()
     expect(status).to_contain_text("Completed", timeout=20_000)
     assert page.evaluate("window.reloaded === false"), "the page reloaded instead of polling"
-    expect(page.locator("#run-live")).not_to_have_attribute(
-        "hx-trigger", "every 3s [runPageIdle()]"
-    )
+    expect(page.locator("#run-live")).not_to_have_attribute("hx-trigger", "every 3s")
     expect(page.get_by_role("region", name="Failed steps")).to_have_count(0)
     page.screenshot(path="/tmp/run-page-completed.png", full_page=True)
 
     event = RunEvent.objects.get(run=run, kind="step.retried")
     assert (event.actor, event.data["reason"]) == (operator, "The ledger service is back up")
+
+
+def test_the_run_page_does_not_poll_while_an_action_form_is_open(
+    page, live_server, operator, assignee
+):
+    build(review_flow(reviewer=assignee))
+    run = engine.launch("review")
+    polls: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            polls.append(request.url)
+            if request.headers.get("hx-request") and f"/runs/{run.pk}/" in request.url
+            else None
+        ),
+    )
+
+    login(page, live_server, operator.username)
+    page.goto(f"/runs/{run.pk}/")
+    page.locator("details.operator-action summary").first.click()
+    reason = page.locator(
+        "details.operator-action[open] textarea, details.operator-action[open] input[type=text]"
+    ).first
+    reason.fill("Half-typed reason")
+    page.wait_for_timeout(4_000)  # more than one polling period
+    assert polls == [], "the page polled while an action form was open"
+    expect(reason).to_have_value("Half-typed reason")
+
+    page.locator("details.operator-action[open] summary").first.click()  # closed again
+    page.wait_for_timeout(4_000)
+    assert polls, "the page stopped polling for good"

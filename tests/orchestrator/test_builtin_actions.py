@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ def test_http_request_posts_templated_json_and_keeps_status_and_answer(live_serv
         {
             "method": "POST",
             "url": f"{live_server.url}/demo/payroll/employees/",
+            "headers": {"Authorization": f"Bearer {settings.PAYROLL_API_TOKEN}"},
             "json": {"email": "{{ new_hire_form.email }}", "name": "{{ new_hire_form.full_name }}"},
         },
     )
@@ -49,7 +51,12 @@ def test_http_request_non_2xx_is_a_failure_that_says_what_answered(live_server):
     with pytest.raises(ActionFailed, match="answered 400"):
         call(
             "http_request",
-            {"method": "POST", "url": f"{live_server.url}/demo/payroll/employees/", "json": {}},
+            {
+                "method": "POST",
+                "url": f"{live_server.url}/demo/payroll/employees/",
+                "headers": {"Authorization": f"Bearer {settings.PAYROLL_API_TOKEN}"},
+                "json": {},
+            },
         )
 
 

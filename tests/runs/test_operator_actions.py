@@ -139,7 +139,7 @@ def test_cancel_answers_405_to_get(client, operator, failed_run):
 @pytest.mark.parametrize(
     ("name", "permission"), [("retry_step", "retry_step"), ("skip_step", "skip_step")]
 )
-def test_staff_without_the_permission_get_403(client, make_user, failed_run, name, permission):
+def test_staff_without_the_permission_get_404(client, make_user, failed_run, name, permission):
     run, step_run, _ = failed_run
     user = make_user("viewer", is_staff=True)
     user.user_permissions.add(
@@ -147,12 +147,12 @@ def test_staff_without_the_permission_get_403(client, make_user, failed_run, nam
     )
     client.force_login(user)
     response = client.post(reverse(f"runs:{name}", args=[run.pk, step_run.pk]), {"reason": "x"})
-    assert response.status_code == 403
+    assert response.status_code == 404
     step_run.refresh_from_db()
     assert step_run.status == StepRun.Status.FAILED
 
 
-def test_cancel_without_the_permission_is_403_and_the_form_is_not_shown(
+def test_cancel_without_the_permission_is_404_and_the_form_is_not_shown(
     client, make_user, failed_run
 ):
     run, _, _ = failed_run
@@ -162,14 +162,64 @@ def test_cancel_without_the_permission_is_403_and_the_form_is_not_shown(
     page = client.get(reverse("runs:detail", args=[run.pk])).content.decode()
     assert reverse("runs:cancel", args=[run.pk]) not in page
     assert reverse("runs:retry_step", args=[run.pk, run.step_runs.get().pk]) not in page
-    assert client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "x"}).status_code == 403
+    assert client.post(reverse("runs:cancel", args=[run.pk]), {"reason": "x"}).status_code == 404
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
 
 
-def test_non_staff_get_403_on_actions(client, assignee, failed_run):
+def test_non_staff_get_404_on_actions(client, assignee, failed_run):
     run, step_run, _ = failed_run
     client.force_login(assignee)
     response = client.post(reverse("runs:retry_step", args=[run.pk, step_run.pk]), {"reason": "x"})
-    assert response.status_code == 403
+    assert response.status_code == 404
+
+
+def _answers(client, run_id, step_run_id, item_id):
+    """What each operator endpoint answers a POST about these ids: status and body."""
+    urls = [
+        reverse("runs:cancel", args=[run_id]),
+        reverse("runs:retry_step", args=[run_id, step_run_id]),
+        reverse("runs:skip_step", args=[run_id, step_run_id]),
+        reverse("workitems:reassign_from_run", args=[run_id, item_id]),
+    ]
+    answers = []
+    for url in urls:
+        response = client.post(url, {"reason": "x", "username": "ana"})
+        answers.append((response.status_code, response.content))
+    return answers
+
+
+@pytest.mark.parametrize("role", ["participant", "staff_viewer", "outsider"])
+def test_without_the_permission_real_and_missing_ids_get_the_same_404(
+    client, make_user, assignee, role
+):
+    # No existence oracle: someone who may not act cannot tell a run that exists from one
+    # that does not (it used to be 403 for a real id and 404 for a missing one).
+    build(review_flow(reviewer=assignee))
+    run = engine.launch("review", started_by=make_user("sam"))
+    item = run.work_items.get()
+    step_run = item.step_run
+    user = {
+        "participant": assignee,
+        "staff_viewer": make_user("viewer", is_staff=True),
+        "outsider": make_user("olga"),
+    }[role]
+    if role == "staff_viewer":
+        user.user_permissions.add(Permission.objects.get(codename="view_run"))
+    client.force_login(user)
+
+    real = _answers(client, run.pk, step_run.pk, item.pk)
+    missing = _answers(client, run.pk + 1000, step_run.pk + 1000, item.pk + 1000)
+
+    assert [status for status, _ in real] == [404] * 4
+    assert real == missing
+    run.refresh_from_db()
+    assert run.status == Run.Status.RUNNING
+
+
+def test_an_operator_gets_404_for_missing_ids(client, operator):
+    client.force_login(operator)
+    assert [status for status, _ in _answers(client, 999999, 999999, 999999)] == [404] * 4
 
 
 def test_a_step_run_of_another_run_is_404(client, operator, failed_run, assignee):
@@ -296,10 +346,10 @@ def test_reassign_to_the_same_person_is_answered_plainly(client, operator, waiti
     assert messages_of(response) == ["This item is already with Ana."]
 
 
-def test_reassign_without_the_permission_is_403_and_get_is_405(client, make_user, waiting_run):
+def test_reassign_without_the_permission_is_404_and_get_is_405(client, make_user, waiting_run):
     url, _ = reassign_url(waiting_run)
     user = make_user("viewer", is_staff=True)
     user.user_permissions.add(*Permission.objects.filter(content_type__app_label="runs"))
     client.force_login(user)
-    assert client.post(url, {"username": "viewer", "reason": "x"}).status_code == 403
+    assert client.post(url, {"username": "viewer", "reason": "x"}).status_code == 404
     assert client.get(url).status_code == 405

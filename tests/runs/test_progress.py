@@ -1,6 +1,7 @@
 """/runs/<id>/progress/: the whole process for the people who took part in a run."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
@@ -72,6 +73,33 @@ def test_staff_see_every_run(client, operator, run):
     response = progress_of(client, run)
     assert response.status_code == 200
     assert f'href="{reverse("runs:detail", args=[run.pk])}"' in response.content.decode()
+
+
+def test_staff_without_the_run_viewing_permission_who_took_no_part_get_404(client, make_user, run):
+    # A designer: staff, with every permission of the definitions, none of the runs'.
+    designer = make_user("dina", is_staff=True)
+    designer.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="orchestrator")
+    )
+    client.force_login(designer)
+    assert progress_of(client, run).status_code == 404
+
+
+def test_the_run_viewing_permission_alone_is_enough(client, make_user, run):
+    viewer = make_user("vic")
+    viewer.user_permissions.add(Permission.objects.get(codename="view_run"))
+    client.force_login(viewer)
+    response = progress_of(client, run)
+    assert response.status_code == 200
+    # Not staff: no link to the run page, which is the operators'.
+    assert f'href="{reverse("runs:detail", args=[run.pk])}"' not in response.content.decode()
+
+
+def test_staff_who_took_part_see_their_run(client, make_user, run):
+    run.started_by.is_staff = True
+    run.started_by.save(update_fields=["is_staff"])
+    client.force_login(run.started_by)
+    assert progress_of(client, run).status_code == 200
 
 
 def test_a_missing_run_is_404_and_post_is_405(client, assignee, run):

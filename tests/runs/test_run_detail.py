@@ -107,7 +107,7 @@ def test_the_page_polls_while_running_and_the_partial_stops_when_finished(
     run = engine.launch("review")
     client.force_login(operator)
     html = page_of(client, run).content.decode()
-    assert 'hx-trigger="every 3s [runPageIdle()]"' in html
+    assert 'hx-trigger="every 3s"' in html
     complete(run, "approval", assignee, decision="approve")
     work_background(run)
     partial = page_of(client, run, HX_Request="true").content.decode()

@@ -134,6 +134,11 @@ class _PayrollServer:
             "SECRET_KEY": secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
+            # Production settings otherwise, over plain http on this machine, with the demo
+            # mounted and the token this process sends.
+            "SECURE_SSL_REDIRECT": "false",
+            "DEMO_ENABLED": "true",
+            "PAYROLL_API_TOKEN": settings.PAYROLL_API_TOKEN,
         }
         self.process = subprocess.Popen(
             [
