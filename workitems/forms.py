@@ -244,6 +244,8 @@ class AnswersForm(ScreenForm):
         }
         return render_to_string(template_name or self.template_name, context)
 
+    __str__ = __html__ = render
+
 
 def _answer_as_initial(field: Field, value: Any) -> Any:
     """A stored answer as the form's initial value (dates as dates, for their inputs)."""
