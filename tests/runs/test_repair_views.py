@@ -202,3 +202,29 @@ def test_a_step_run_of_another_run_is_404(client, operator, stopped, assignee):
     client.force_login(operator)
     url = correct_url(run, other.step_runs.first())
     assert client.post(url, {"reason": "x"}).status_code == 404
+
+
+def test_every_stopped_run_whose_sentence_promises_a_retry_shows_a_retry_button(
+    client, operator, stopped, tmp_path
+):
+    """The person who completed a step reads "an operator can retry it from the run page":
+    whatever stopped the run (a condition here, a failed background step there), the run
+    page has that button."""
+    from tests.runs.engine_helpers import run_failed_step
+    from tests.runs.flows import background_flow
+    from workitems.queries import what_happens_next
+
+    by_condition, _ = stopped
+    flag = tmp_path / "ledger-down"
+    flag.touch()
+    build(background_flow(flag=flag))
+    by_step = engine.launch("ledger")
+    failed_step = run_failed_step(by_step)
+    client.force_login(operator)
+    for run, retry_url in (
+        (by_condition, reverse("runs:retry", args=[by_condition.pk])),
+        (by_step, reverse("runs:retry_step", args=[by_step.pk, failed_step.pk])),
+    ):
+        assert "an operator can retry it from the run page" in what_happens_next(run.pk)
+        html = client.get(reverse("runs:detail", args=[run.pk])).content.decode()
+        assert f'action="{retry_url}"' in html
