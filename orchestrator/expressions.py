@@ -10,6 +10,7 @@ when its definition is validated, so a typo is an admin message, not a failed ru
 import datetime
 import decimal
 import functools
+import re
 from typing import Any
 
 import celpy
@@ -22,7 +23,14 @@ _environment = celpy.Environment()
 
 
 class ExpressionError(Exception):
-    """An expression could not be compiled or evaluated; the message says why."""
+    """An expression could not be compiled or evaluated; the message says why. `source` is
+    the expression and `reason` why it failed, in plain words ("it compares a number with a
+    text"), for the sentences the engine writes when a run stops on it."""
+
+    def __init__(self, message: str, *, source: str = "", reason: str = ""):
+        super().__init__(message)
+        self.source = source
+        self.reason = reason or message
 
 
 class MissingData(ExpressionError):
@@ -35,7 +43,8 @@ def _compiled(source: str):
     try:
         ast = _environment.compile(source)
     except celpy.CELParseError as exc:
-        raise ExpressionError(f"Invalid expression {source!r}: {str(exc).strip()}") from exc
+        message = f"Invalid expression {source!r}: {str(exc).strip()}"
+        raise ExpressionError(message, source=source) from exc
     names = frozenset(
         token.value
         for token in ast.scan_values(lambda t: isinstance(t, lark.Token) and t.type == "IDENT")
@@ -45,6 +54,15 @@ def _compiled(source: str):
 
 def _program(source: str):
     return _compiled(source)[0]
+
+
+def names_in(source: str) -> frozenset[str]:
+    """The identifiers `source` names (step keys, fields, functions alike); empty when it
+    is not valid CEL."""
+    try:
+        return _compiled(source)[1]
+    except ExpressionError:
+        return frozenset()
 
 
 def check(source: str) -> str | None:
@@ -97,8 +115,53 @@ def evaluate(source: str, data: dict[str, Any]) -> Any:
         message = exc.args[0] if exc.args else str(exc)
         missing = len(exc.args) > 1 and exc.args[1] is KeyError
         error_class = MissingData if missing else ExpressionError
-        raise error_class(f"Could not evaluate {source!r}: {message}") from exc
+        reason = _plain_reason(str(message), exc.args)
+        raise error_class(
+            f"Could not evaluate {source!r}: {reason}", source=source, reason=reason
+        ) from exc
     return _from_cel(result)
+
+
+# What CEL's evaluation errors mean, in the words of the people who answered the forms.
+_KINDS_OF_VALUE = {
+    "IntType": "a number",
+    "UintType": "a number",
+    "DoubleType": "a number",
+    "StringType": "a text",
+    "BoolType": "a yes/no answer",
+    "NoneType": "an empty answer",
+    "ListType": "a list",
+    "MapType": "a group of answers",
+    "TimestampType": "a date and time",
+    "DurationType": "a duration",
+}
+
+
+def _plain_reason(message: str, args: tuple) -> str:
+    """Why an evaluation failed, in plain words; CEL's own message (shortened) when it is
+    not one of the usual ones. `args`: CEL's error (message, Python error class, its args)."""
+    details = args[2] if len(args) > 2 and isinstance(args[2], tuple) else ()
+    if found := re.search(r"no such member in mapping: '([^']*)'", message):
+        return f'there is no value for "{found[1]}"'
+    if message == "no such key" and details and details[0]:
+        return f'there is no value for "{details[0]}"'
+    if found := re.match(r"undeclared reference to '([^']*)'", message):
+        return f'there is no data named "{found[1]}"'
+    if message.startswith("found no matching overload"):
+        kinds = [
+            _KINDS_OF_VALUE.get(name, "a value")
+            for name in re.findall(r"<class '(?:celpy\.celtypes\.)?(\w+)'>", message)
+        ]
+        if len(kinds) == 2:
+            return f"it compares or combines {kinds[0]} with {kinds[1]}"
+        return "it uses a value of the wrong kind"
+    if len(args) > 1 and args[1] is ValueError:
+        return "it converts a value that cannot be converted (e.g. a text to a number)"
+    if "divide by zero" in message:
+        return "it divides by zero"
+    if "does not support field selection" in message:
+        return "it reads a field of an empty answer"
+    return message if len(message) <= 200 else f"{message[:200]}…"
 
 
 def condition_holds(source: str, data: dict[str, Any]) -> bool:

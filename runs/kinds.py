@@ -16,6 +16,10 @@ The engine calls, inside the run's lock:
   StepRefused with a sentence if that person may no longer complete it.
 - `cancel(step_runs, now)` when step runs are skipped or cancelled before finishing.
 
+An operator repairing a stopped run asks the kind for `answers_form(plan, step_run, data)`:
+a form to correct what a completed step run answered, validated as the first time; the
+engine records the correction (runs/engine/operator.py) and the run page shows the form.
+
 The pages of `runs` ask every registered kind about its own step runs, so that they never
 name what a kind keeps (work items): whom a step waits for (`waiting_for`), the run page's
 section for them (`run_page_section`), which runs a person took part in
@@ -25,7 +29,7 @@ adds for them (`fill_history`). Each answers "nothing" by default.
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import Exists, Q
@@ -34,11 +38,26 @@ from runs.models import Run, StepRun
 
 
 class StepCannotStart(Exception):
-    """The step cannot start (say why in a sentence); the engine fails the step run."""
+    """The step cannot start (say why in a sentence); the engine fails the step run. When the
+    run data is the cause (a computed assignee), `reads` is the expression that read it: the
+    engine adds which answers to correct."""
+
+    def __init__(self, message: str, *, reads: str = ""):
+        super().__init__(message)
+        self.reads = reads
 
 
 class StepRefused(Exception):
     """The kind refuses a completion (say why in a sentence); nothing is changed."""
+
+
+class AnswersForm(Protocol):
+    """A Django form a kind gives for correcting a step run's answers: it renders itself
+    (`{{ form }}`) and, once valid, gives the outputs to keep."""
+
+    def is_valid(self) -> bool: ...
+
+    def answers(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -66,6 +85,13 @@ class StepKind:
 
     def cancel(self, step_runs: list[StepRun], now: datetime.datetime) -> None:
         pass
+
+    def answers_form(self, plan, step_run: StepRun, data=None) -> AnswersForm | None:
+        """A form to correct the answers of this completed step run (`plan`: its version's
+        plan), prefilled with its outputs, bound to `data` (the posted values) when given,
+        validated like the form the person filled in. Its field names are prefixed by the
+        step run, so that several share a page. None: nothing to correct (the default)."""
+        return None
 
     # What the pages ask. The run pages and the dashboard know step runs only; whatever a
     # kind keeps beside them (the interactive kind's work items) they learn through these

@@ -13,6 +13,12 @@ urlpatterns = [
     path("<int:run_id>/", views.run_detail_page, name="detail"),
     path("<int:run_id>/progress/", views.run_progress, name="progress"),
     path("<int:run_id>/cancel/", views.cancel_run, name="cancel"),
+    path("<int:run_id>/retry/", views.retry_run, name="retry"),
+    path(
+        "<int:run_id>/steps/<int:step_run_id>/answers/",
+        views.correct_answers,
+        name="correct_answers",
+    ),
     path("<int:run_id>/steps/<int:step_run_id>/retry/", views.retry_step, name="retry_step"),
     path("<int:run_id>/steps/<int:step_run_id>/skip/", views.skip_step, name="skip_step"),
 ]

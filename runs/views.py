@@ -17,10 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from orchestrator.plan import load_plan
 from runs import engine
 from runs.forms import ReasonForm, RunFilterForm
+from runs.kinds import get_kind
 from runs.models import Run, StepRun
-from runs.selectors.detail_page import run_detail, run_for_page
+from runs.selectors.detail_page import Correction, run_detail, run_for_page
 from runs.selectors.list_page import run_page, status_counts, total_display
 from runs.selectors.progress_page import is_participant, progress
 from runs.selectors.stats import charts, months_back, usage_by_month, usage_table
@@ -133,6 +135,19 @@ def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
     )
 
 
+def _render_with_correction(
+    request: HttpRequest, run: Run, correction: Correction
+) -> HttpResponse | None:
+    """The run page again with this correction form open, as it was posted (its errors
+    beside their fields); None when the run no longer offers it (it is not stopped now)."""
+    detail = run_detail(run)
+    for index, offered in enumerate(detail.corrections):
+        if offered.step_run.pk == correction.step_run.pk:
+            detail.corrections[index] = correction
+            return render(request, "runs/run_detail.html", {"run": run, "detail": detail})
+    return None
+
+
 @login_required
 @require_GET
 def run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
@@ -217,6 +232,82 @@ def skip_step(request: HttpRequest, run_id: int, step_run_id: int) -> HttpRespon
         ),
         f'"{step_run.step.label}" was skipped.',
     )
+
+
+# Repairing a run that stopped on its own data: correct a step's answers, then retry the run.
+
+
+def _require_repairer(request: HttpRequest) -> None:
+    """Repairing is for operators who may retry runs: to anyone else its forms do not exist
+    (404), as the run page does not show them."""
+    user = request.user
+    if not (user.is_staff and user.has_perm("runs.view_run") and user.has_perm("runs.retry_step")):
+        raise Http404("No such page.")
+
+
+@login_required
+@require_POST
+def retry_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Take up a stopped run where it stopped (its conditions are evaluated again)."""
+    _require_repairer(request)
+    _get_run(run_id)
+    return _operator_action(
+        request,
+        run_id,
+        "runs.retry_step",
+        lambda form: engine.retry_run(
+            run_id=run_id, user=request.user, reason=form.cleaned_data["reason"]
+        ),
+        "The run is being retried.",
+    )
+
+
+@login_required
+@require_POST
+def correct_answers(request: HttpRequest, run_id: int, step_run_id: int) -> HttpResponse:
+    """Correct a completed step's answers on a stopped run, with a reason. Answers that do
+    not pass the step's form, or no reason: the page again, the errors beside their fields,
+    everything typed kept."""
+    _require_repairer(request)
+    run = _get_run(run_id)
+    step_run = _step_run_of(run_id, step_run_id)
+    reason_form = ReasonForm(request.POST)
+    form = None
+    if reason_form.is_valid():
+        try:
+            engine.correct_answers(
+                step_run_id=step_run.pk,
+                values=request.POST,
+                user=request.user,
+                reason=reason_form.cleaned_data["reason"],
+            )
+        except engine.AnswersInvalid as exc:
+            form = exc.form
+        except engine.EngineError as exc:
+            messages.error(request, str(exc))
+            return redirect(reverse("runs:detail", args=[run_id]))
+        else:
+            messages.success(
+                request, f'The answers of "{step_run.step.label}" were corrected. Retry to go on.'
+            )
+            return redirect(reverse("runs:detail", args=[run_id]))
+    else:
+        plan = load_plan(run.version_id)
+        form = get_kind(step_run.step.kind).answers_form(plan, step_run, data=request.POST)
+        if form is not None:
+            form.is_valid()  # its errors too, at once
+    correction = Correction(
+        step_run=step_run,
+        step=step_run.step,
+        form=form,
+        reason=request.POST.get("reason", ""),
+        reason_errors=reason_form.errors.get("reason", []),
+        open=True,
+    )
+    if form is not None and (response := _render_with_correction(request, run, correction)):
+        return response
+    messages.error(request, "These answers cannot be corrected now.")
+    return redirect(reverse("runs:detail", args=[run_id]))
 
 
 @login_required

@@ -6,7 +6,9 @@ multiple choice a list of strings; a person the user's id; a decision the chosen
 A draft keeps what was typed as raw form values (strings, lists of strings for multiple
 choice), so that a half-filled screen comes back exactly as it was left.
 
-The operator's reassign form of the run page lives here too: work items are this app's.
+The operator's forms of the run page live here too: reassigning a work item, and correcting
+the answers of a completed step (`AnswersForm`, given to the run page by the interactive step
+kind) while its run is stopped by an error.
 """
 
 import datetime
@@ -16,6 +18,8 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from orchestrator.expressions import ExpressionError, evaluate
 from orchestrator.models import Field, Queue
@@ -208,6 +212,57 @@ def _to_raw(field: Field, value: Any) -> Any:
 def form_data(fields: Iterable[Field], values: Mapping[str, Any]) -> dict[str, Any]:
     """Raw values (a draft) as form data, to validate screens the user is not looking at."""
     return {f.key: values[f.key] for f in fields if f.key in values}
+
+
+class AnswersForm(ScreenForm):
+    """Every field of a step's screen flow on one form, opened with the answers the step run
+    gave: an operator corrects them on the run page of a stopped run. Each field is the
+    one the person filled in (same type, same checks), except that a decision is a choice of
+    radio buttons rather than one submit button per choice. It renders itself (`{{ form }}`)
+    with the project's templates: the same field markup as a work item's screen."""
+
+    template_name = "workitems/answers_form.html"
+
+    def __init__(self, fields: Iterable[Field], outputs: Mapping[str, Any], *args, **kwargs):
+        fields = list(fields)
+        initial = {f.key: _answer_as_initial(f, outputs[f.key]) for f in fields if f.key in outputs}
+        super().__init__(fields, *args, initial=initial, **kwargs)
+        for field in self.screen_fields:
+            if field.type == T.DECISION:
+                form_field = self.fields[field.key]
+                form_field.widget = forms.RadioSelect(choices=form_field.choices)
+
+    def input_fields(self) -> list[forms.BoundField]:
+        return [self[f.key] for f in self.screen_fields]
+
+    def render(self, template_name=None, context=None, renderer=None) -> str:
+        # Django's form renderer looks in the apps' templates only, not in templates/.
+        context = context or {
+            "form": self,
+            "input_fields": self.input_fields(),
+            "non_field_errors": self.non_field_errors(),
+        }
+        return render_to_string(template_name or self.template_name, context)
+
+    __str__ = __html__ = render
+
+
+def _answer_as_initial(field: Field, value: Any) -> Any:
+    """A stored answer as the form's initial value (dates as dates, for their inputs)."""
+    if field.type == T.DATE and isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if field.type == T.DATETIME and isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return timezone.localtime(moment) if timezone.is_aware(moment) else moment
+    if field.type == T.DECISION:
+        return None if value is None else str(value)
+    return _to_raw(field, value)
 
 
 class ReassignForm(ReasonForm):

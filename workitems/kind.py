@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef, Q
 
 from orchestrator.expressions import ExpressionError, evaluate
 from orchestrator.models import Queue
+from runs.answers import fields_of
 from runs.kinds import (
     FilledRows,
     RunPageSection,
@@ -15,6 +16,7 @@ from runs.kinds import (
     StepStart,
 )
 from runs.models import StepRun
+from workitems.forms import AnswersForm
 from workitems.models import WorkItem, user_label
 
 
@@ -96,6 +98,14 @@ class InteractiveKind(StepKind):
                 "This item is no longer yours to complete: it was released or reassigned meanwhile."
             )
 
+    def answers_form(self, plan, step_run, data=None) -> AnswersForm | None:
+        """The fields of the step's screen flow, opened with the step run's answers (None for
+        a step without fields: nothing to correct)."""
+        fields = fields_of(plan, plan.steps[step_run.step_id])
+        if not fields:
+            return None
+        return AnswersForm(fields, step_run.outputs, data=data, prefix=f"answers-{step_run.pk}")
+
     def cancel(self, step_runs, now) -> None:
         WorkItem.objects.filter(
             step_run__in=[step_run.pk for step_run in step_runs], status=WorkItem.Status.OPEN
@@ -154,17 +164,19 @@ class InteractiveKind(StepKind):
 
 def _user_from_expression(step, data) -> int:
     """The user an assignee expression names: a user id, or a username."""
+    source = step.assignee_expression
     try:
-        value = evaluate(step.assignee_expression, data)
+        value = evaluate(source, data)
     except ExpressionError as exc:
         raise StepCannotStart(
-            f'The assignee of "{step.label}" could not be computed: {exc}'
+            f'The assignee of step "{step.label}" ({source}) could not be computed: {exc.reason}.',
+            reads=source,
         ) from exc
     found = _active_user_id(value)
     if found is None:
         raise StepCannotStart(
-            f'The assignee of "{step.label}" ({step.assignee_expression} = {value!r}) is not '
-            "an active user."
+            f'The assignee of step "{step.label}" ({source} = {value!r}) is not an active user.',
+            reads=source,
         )
     return found
 

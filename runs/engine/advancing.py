@@ -21,6 +21,7 @@ from runs.engine.errors import (
     StepNotWaiting,
     completed_by_label,
 )
+from runs.engine.failures import expression_failed, what_to_do
 from runs.engine.states import STEP_DONE, STEP_OPEN, S
 from runs.engine.unit import RunState, active_version_id, new_run_transaction, run_transaction
 from runs.kinds import StepCannotStart, StepRefused, StepStart, get_kind
@@ -50,7 +51,7 @@ def _progress_stage(state: RunState, stage_run: StageRun) -> bool:
     if any(sr.status == S.FAILED for sr in step_runs):
         return False
     exit_condition = stage_plan.stage.exit_condition
-    if exit_condition.strip() and _exit_condition_holds(state, stage_plan):
+    if exit_condition.strip() and _exit_condition_holds(state, stage_run, stage_plan):
         for step_run in step_runs:
             if step_run.status in STEP_OPEN:
                 state.move(step_run, S.CANCELLED)
@@ -78,104 +79,129 @@ def _progress_stage(state: RunState, stage_run: StageRun) -> bool:
     return changed
 
 
-def _exit_condition_holds(state: RunState, stage_plan: StagePlan) -> bool:
-    """An exit condition that reads answers not given yet is simply not true yet."""
+def _exit_condition_holds(state: RunState, stage_run: StageRun, stage_plan: StagePlan) -> bool:
+    """An exit condition that reads answers not given yet is simply not true yet; one that
+    cannot be evaluated stops the run with the stage failed (a retry evaluates it again)."""
     try:
         return condition_holds(stage_plan.stage.exit_condition, state.data())
     except MissingData:
         return False
     except ExpressionError as exc:
-        fail_run(
-            state, f'Could not evaluate the exit condition of "{stage_plan.stage.label}": {exc}'
-        )
-        return False
-
-
-def _condition(state: RunState, source: str, what: str) -> bool:
-    """Evaluate a condition; an error fails the run with a sentence saying where."""
-    try:
-        return condition_holds(source, state.data())
-    except ExpressionError as exc:
-        fail_run(state, f"Could not evaluate {what}: {exc}")
+        what = f'The exit condition of stage "{stage_plan.stage.label}"'
+        fail_run(state, expression_failed(state, what, exc, step=False), stage_run=stage_run)
         return False
 
 
 def _start_step(state: RunState, step_run: StepRun) -> None:
+    """Start the step run, or skip it when its entry condition is false. When the condition
+    cannot be evaluated or the kind cannot start it, the step run fails with a sentence that
+    says what to do, and so does the run (the step's Retry starts it again)."""
     step = state.plan.steps[step_run.step_id]
-    if step.entry_condition.strip() and not _condition(
-        state, step.entry_condition, f'the entry condition of "{step.label}"'
-    ):
-        if state.run.status == R.RUNNING:
+    if step.entry_condition.strip():
+        try:
+            holds = condition_holds(step.entry_condition, state.data())
+        except ExpressionError as exc:
+            what = f'The entry condition of step "{step.label}"'
+            _fail_step(state, step_run, expression_failed(state, what, exc, step=True))
+            return
+        if not holds:
             state.move(step_run, S.SKIPPED)
             state.event("step.skipped", step_run=step_run, reason="entry condition is false")
-        return
+            return
     kind = get_kind(step.kind)
     start = StepStart(run=state.run, step_run=step_run, step=step, data=state.data(), now=state.now)
     try:
         start.prepared = kind.prepare(start)
     except StepCannotStart as exc:
-        state.move(step_run, S.FAILED, error=str(exc))
-        state.event("step.failed", step_run=step_run, error=str(exc))
-        fail_run(state, str(exc), stage_run=step_run.stage_run)
+        error = str(exc)
+        if exc.reads:
+            error = f"{error} {what_to_do(state, exc.reads, step=True)}"
+        _fail_step(state, step_run, error)
         return
     state.move(step_run, kind.start_status, started_at=state.now)
     state.start_later(start)
     state.event("step.started", step_run=step_run)
 
 
+def _fail_step(state: RunState, step_run: StepRun, error: str) -> None:
+    state.move(step_run, S.FAILED, error=error)
+    state.event("step.failed", step_run=step_run, error=error)
+    fail_run(state, error, stage_run=step_run.stage_run)
+
+
 def _finish_stage(state: RunState, stage_run: StageRun, stage_plan: StagePlan) -> None:
+    """Complete the stage and follow the first route whose condition holds (and whose repeat
+    bound is not reached), else go on to the next stage in order. A route condition that
+    cannot be evaluated stops the run with the stage failed; a retry of the run comes back
+    here."""
+    chosen = None
+    limited: list[tuple[StageRoute, StagePlan]] = []  # rework routes past their bound
+    for route in stage_plan.routes:
+        if route.condition.strip():
+            try:
+                holds = condition_holds(route.condition, state.data())
+            except ExpressionError as exc:
+                what = f'The route condition of stage "{stage_plan.stage.label}"'
+                error = expression_failed(state, what, exc, step=False)
+                fail_run(state, error, stage_run=stage_run)
+                return
+            if not holds:
+                continue
+        if route.action != StageRoute.Action.END:
+            target = state.plan.stage_by_id[route.target_stage_id]
+            repeats = sum(1 for sr in state.stage_runs if sr.stage_id == target.id) - 1
+            if target.index <= stage_plan.index and repeats >= route.max_repeats:
+                limited.append((route, target))
+                continue
+        chosen = route
+        break
     state.set_stage(stage_run, G.COMPLETED)
     state.event("stage.completed", stage=stage_plan.stage.key, iteration=stage_run.iteration)
-    for route in stage_plan.routes:
-        if route.condition.strip() and not _condition(
-            state, route.condition, f'a route of "{stage_plan.stage.label}"'
-        ):
-            if state.run.status != R.RUNNING:
-                return
-            continue
-        if route.action == StageRoute.Action.END:
-            finish_run(state, R.COMPLETED, outcome=route.outcome or "completed")
-            return
-        target = state.plan.stage_by_id[route.target_stage_id]
-        if target.index <= stage_plan.index:
-            repeats = sum(1 for sr in state.stage_runs if sr.stage_id == target.id) - 1
-            if repeats >= route.max_repeats:
-                state.event(
-                    "route.limit_reached",
-                    stage=stage_plan.stage.key,
-                    target=target.stage.key,
-                    max_repeats=route.max_repeats,
-                )
-                continue
+    for route, target in limited:
+        state.event(
+            "route.limit_reached",
+            stage=stage_plan.stage.key,
+            target=target.stage.key,
+            max_repeats=route.max_repeats,
+        )
+    if chosen is None:
+        enter_stage(state, state.plan.stage_after(stage_plan.id))
+    elif chosen.action == StageRoute.Action.END:
+        finish_run(state, R.COMPLETED, outcome=chosen.outcome or "completed")
+    else:
+        target = state.plan.stage_by_id[chosen.target_stage_id]
         state.event("route.taken", stage=stage_plan.stage.key, target=target.stage.key)
         enter_stage(state, target)
-        return
-    enter_stage(state, state.plan.stage_after(stage_plan.id))
 
 
 def enter_stage(state: RunState, stage_plan: StagePlan | None) -> None:
     """Enter the stage (a new iteration if it ran before); a stage whose entry condition is
     false is skipped and the next one in order is entered, until one is active or the run
-    ends."""
+    ends. An entry condition that cannot be evaluated stops the run with the stage run
+    failed before it started; a retry of the run enters it again."""
     while stage_plan is not None:
         stage_run = state.latest_stage_run(stage_plan.id)
         if stage_run is None or stage_run.status != G.PENDING:
             iteration = stage_run.iteration + 1 if stage_run else 1
             stage_run = state.new_stage_run(stage_plan, iteration)
         entry = stage_plan.stage.entry_condition
-        if entry.strip() and not _condition(
-            state, entry, f'the entry condition of "{stage_plan.stage.label}"'
-        ):
-            if state.run.status != R.RUNNING:
+        if entry.strip():
+            try:
+                holds = condition_holds(entry, state.data())
+            except ExpressionError as exc:
+                what = f'The entry condition of stage "{stage_plan.stage.label}"'
+                error = expression_failed(state, what, exc, step=False)
+                fail_run(state, error, stage_run=stage_run)
                 return
-            state.set_stage(stage_run, G.SKIPPED)
-            for step_run in state.steps_of(stage_run):
-                state.move(step_run, S.SKIPPED)
-            state.event(
-                "stage.skipped", stage=stage_plan.stage.key, reason="entry condition is false"
-            )
-            stage_plan = state.plan.stage_after(stage_plan.id)
-            continue
+            if not holds:
+                state.set_stage(stage_run, G.SKIPPED)
+                for step_run in state.steps_of(stage_run):
+                    state.move(step_run, S.SKIPPED)
+                state.event(
+                    "stage.skipped", stage=stage_plan.stage.key, reason="entry condition is false"
+                )
+                stage_plan = state.plan.stage_after(stage_plan.id)
+                continue
         state.set_stage(stage_run, G.ACTIVE)
         state.event("stage.started", stage=stage_plan.stage.key, iteration=stage_run.iteration)
         return

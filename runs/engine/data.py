@@ -22,10 +22,19 @@ def run_data(run: Run, step_runs: Iterable[StepRun], plan: VersionPlan) -> dict[
     }
     for step in plan.steps.values():
         data[step.key] = {}
+    for step_id, step_run in answering_step_runs(step_runs).items():
+        data[plan.steps[step_id].key] = step_run.outputs
+    return data
+
+
+def answering_step_runs(step_runs: Iterable[StepRun]) -> dict[int, StepRun]:
+    """The step run whose outputs the run data shows for each step, by step id: the latest
+    completed one (a rework round's answers replace the earlier round's)."""
+    found: dict[int, StepRun] = {}
     for step_run in sorted(step_runs, key=lambda sr: sr.pk or 0):
         if step_run.status == StepRun.Status.COMPLETED:
-            data[plan.steps[step_run.step_id].key] = step_run.outputs
-    return data
+            found[step_run.step_id] = step_run
+    return found
 
 
 def record_snapshot(record: models.Model) -> dict[str, Any]:

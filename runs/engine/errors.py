@@ -56,6 +56,24 @@ class StepNotRetryable(EngineError):
     pass
 
 
+class RunNotRetryable(EngineError):
+    """The run is not stopped where a retry of the run can take it up."""
+
+
+class AnswersNotCorrectable(EngineError):
+    """These answers cannot be corrected now (the run is not stopped, or the step did not
+    give the answers the run reads)."""
+
+
+class AnswersInvalid(EngineError):
+    """The corrected answers do not pass the step's form; `form` has the errors by field
+    and what was typed, to show again."""
+
+    def __init__(self, form):
+        self.form = form
+        super().__init__("Please check the corrected answers: nothing was changed.")
+
+
 class CompletionRefused(EngineError):
     """The step's kind refused the person (e.g. the work item was reassigned meanwhile)."""
 

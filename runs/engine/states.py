@@ -1,15 +1,17 @@
-"""The step run state diagram: every change of a step run's status is one of these moves.
+"""The state diagrams of step runs and runs: every change of a status is one of these moves.
 
-`RunState.move()` checks each move against it, and the one change made outside a run's
-lock, a worker taking a queued attempt (queued -> running), matches only the statuses
-`allowed_from(RUNNING)` names, in Python and in SQL alike.
+`RunState.move()` checks each step run move against it, and the one change made outside a
+run's lock, a worker taking a queued attempt (queued -> running), matches only the statuses
+`allowed_from(RUNNING)` names, in Python and in SQL alike. `RunState.set_run()` checks each
+run move, and the operator's retry of a stopped run asks `run_may_move()` first.
 """
 
 from functools import cache
 
-from runs.models import StepRun
+from runs.models import Run, StepRun
 
 S = StepRun.Status
+R = Run.Status
 
 STEP_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING: frozenset({S.QUEUED, S.WAITING, S.SKIPPED, S.CANCELLED, S.FAILED}),
@@ -34,3 +36,22 @@ def allowed_from(to: str) -> tuple[str, ...]:
 def check_move(step_run_id, status: str, to: str) -> None:
     if to not in STEP_TRANSITIONS[status]:
         raise AssertionError(f"step run {step_run_id}: {status} -> {to} is not allowed")
+
+
+RUN_TRANSITIONS: dict[str, frozenset[str]] = {
+    R.RUNNING: frozenset({R.COMPLETED, R.FAILED, R.CANCELLED}),
+    # failed -> running: an operator retried it (a step, or the run where it stopped);
+    # failed -> failed: a parallel step failed too while it was stopped.
+    R.FAILED: frozenset({R.RUNNING, R.FAILED, R.CANCELLED}),
+    R.COMPLETED: frozenset(),
+    R.CANCELLED: frozenset(),
+}
+
+
+def run_may_move(status: str, to: str) -> bool:
+    return to in RUN_TRANSITIONS[status]
+
+
+def check_run_move(run_id, status: str, to: str) -> None:
+    if not run_may_move(status, to):
+        raise AssertionError(f"run {run_id}: {status} -> {to} is not allowed")

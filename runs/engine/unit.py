@@ -37,7 +37,7 @@ from runs.engine import sql
 from runs.engine.begin import CarryBegin
 from runs.engine.data import run_data
 from runs.engine.errors import RunNotFound, StepNotFound
-from runs.engine.states import STEP_DONE, S, allowed_from, check_move
+from runs.engine.states import STEP_DONE, S, allowed_from, check_move, check_run_move
 from runs.kinds import StepStart, get_kind
 from runs.models import Run, RunEvent, StageRun, StepRun
 
@@ -303,7 +303,8 @@ class RunState:
         stage_run.status = to
         fields = {"status"}
         if to == G.ACTIVE:
-            stage_run.started_at = self.now
+            # A stage taken up again after an operator's retry keeps the time it started.
+            stage_run.started_at = stage_run.started_at or self.now
             stage_run.finished_at = None
             fields |= {"started_at", "finished_at"}
         elif to != G.PENDING:
@@ -313,9 +314,20 @@ class RunState:
             self._dirty_stages.setdefault(id(stage_run), set()).update(fields)
 
     def set_run(self, **fields) -> None:
+        """Set fields of the run; a new status must be a move of the run state diagram."""
+        if "status" in fields:
+            check_run_move(self.run.pk, self.run.status, fields["status"])
         for name, value in fields.items():
             setattr(self.run, name, value)
         self._dirty_run.update(fields)
+
+    def set_outputs(self, step_run: StepRun, outputs: dict[str, Any]) -> None:
+        """Replace a completed step run's outputs (an operator's correction); the run data
+        is read anew."""
+        step_run.outputs = outputs
+        self._data = None
+        if step_run.pk:
+            self._dirty_steps.setdefault(id(step_run), set()).add("outputs")
 
     def event(self, kind: str, *, step_run: StepRun | None = None, actor=None, **data) -> None:
         self._events.append(

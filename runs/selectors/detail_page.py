@@ -1,5 +1,6 @@
 """Reads of one run's page (/runs/<id>/): stages and steps with their answers, failures, the
-sections the step kinds add for their waiting steps, the event log and the run data.
+sections the step kinds add for their waiting steps, the event log and the run data; on a
+stopped run, what it stopped on and the forms the kinds give to correct answers.
 
 A fixed handful of queries whatever the size of the run (the version's plan is cached per
 process): stage runs, step runs, events, the people named in answers (if any), and what each
@@ -7,12 +8,13 @@ kind with waiting step runs needs for its section (the interactive kind: the ope
 and the queues of its reassign form).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.plan import load_plan
 from runs.answers import answers, display_value, fields_of, people_in_answers
 from runs.engine import STEP_OPEN, run_data
+from runs.engine.data import answering_step_runs
 from runs.kinds import RunPageSection, step_runs_by_kind
 from runs.models import Run, RunEvent, StageRun, StepRun
 
@@ -45,6 +47,19 @@ class EventView:
 
 
 @dataclass
+class Correction:
+    """The answers of a completed step that an operator may correct on a stopped run: the
+    kind's form, and the reason typed (kept, with its errors, when the form comes back)."""
+
+    step_run: StepRun
+    step: Any
+    form: Any  # runs.kinds.AnswersForm
+    reason: str = ""
+    reason_errors: list[str] = field(default_factory=list)
+    open: bool = False
+
+
+@dataclass
 class RunDetail:
     run: Run
     stages: list[StageRunView]
@@ -54,6 +69,9 @@ class RunDetail:
     events: list[EventView]
     events_truncated: bool
     data: dict[str, Any]
+    # A stopped run: the sentence it stopped with, and the answers that can be corrected.
+    failure: str = ""
+    corrections: list[Correction] = field(default_factory=list)
 
 
 def run_for_page(run_id: int) -> Run | None:
@@ -116,6 +134,11 @@ def run_detail(run: Run) -> RunDetail:
                 ],
             )
         )
+    failure = ""
+    corrections = []
+    if run.status == Run.Status.FAILED:
+        failure = next((str(e.data.get("error", "")) for e in events if e.kind == "run.failed"), "")
+        corrections = _corrections(plan, step_runs, views)
     return RunDetail(
         run=run,
         stages=stages,
@@ -126,4 +149,19 @@ def run_detail(run: Run) -> RunDetail:
         events=event_views,
         events_truncated=len(events) > MAX_EVENTS,
         data=run_data(run, step_runs, plan),
+        failure=failure,
+        corrections=corrections,
     )
+
+
+def _corrections(plan, step_runs: list[StepRun], views: dict[int, StepRunView]):
+    """The answers the run data reads (each step's latest completed step run) whose kind
+    gives a form to correct them, in the order the steps ran."""
+    answering = sorted(answering_step_runs(step_runs).values(), key=lambda sr: sr.pk)
+    corrections = []
+    for kind, kind_step_runs in step_runs_by_kind(plan.steps, answering):
+        for step_run in kind_step_runs:
+            form = kind.answers_form(plan, step_run)
+            if form is not None:
+                corrections.append(Correction(step_run, views[step_run.pk].step, form))
+    return sorted(corrections, key=lambda correction: correction.step_run.pk)

@@ -1,7 +1,6 @@
 """The engine's semantics: stages in order, dependencies, conditions, routes, rework."""
 
 import pytest
-from django.db import connection
 
 from orchestrator.specs import (
     FieldSpec,
@@ -16,25 +15,6 @@ from runs.models import Run, RunEvent, StageRun, StepRun
 from tests.runs.engine_helpers import complete, statuses, work_background
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("engine_sql")]
-
-
-@pytest.fixture(
-    params=[
-        "fast path",
-        # Committed for real, as in production: each transition's first statement carries
-        # its BEGIN and its last writes carry its COMMIT (inside a test's own transaction,
-        # the engine's atomic blocks are savepoints and neither happens).
-        pytest.param("fast path, committed", marks=pytest.mark.django_db(transaction=True)),
-        "plain Django",
-    ]
-)
-def engine_sql(request, settings):
-    """Every flow runs both ways: the engine's fast path on PostgreSQL, and plain Django
-    transactions and ORM writes (settings.ENGINE_FAST_PATH off, and always on SQLite)."""
-    if request.param == "plain Django":
-        settings.ENGINE_FAST_PATH = False
-    elif connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL only: on SQLite the engine always runs on plain Django")
 
 
 def test_steps_start_when_their_dependencies_are_done(assignee):
