@@ -237,24 +237,15 @@ def skip_step(request: HttpRequest, run_id: int, step_run_id: int) -> HttpRespon
 # Repairing a run that stopped on its own data: correct a step's answers, then retry the run.
 
 
-def _require_repairer(request: HttpRequest) -> None:
-    """Repairing is for operators who may retry runs: to anyone else its forms do not exist
-    (404), as the run page does not show them."""
-    user = request.user
-    if not (user.is_staff and user.has_perm("runs.view_run") and user.has_perm("runs.retry_step")):
-        raise Http404("No such page.")
-
-
 @login_required
 @require_POST
 def retry_run(request: HttpRequest, run_id: int) -> HttpResponse:
     """Take up a stopped run where it stopped (its conditions are evaluated again)."""
-    _require_repairer(request)
+    require_operator(request, "runs.retry_step")
     _get_run(run_id)
     return _operator_action(
         request,
         run_id,
-        "runs.retry_step",
         lambda form: engine.retry_run(
             run_id=run_id, user=request.user, reason=form.cleaned_data["reason"]
         ),
@@ -268,7 +259,7 @@ def correct_answers(request: HttpRequest, run_id: int, step_run_id: int) -> Http
     """Correct a completed step's answers on a stopped run, with a reason. Answers that do
     not pass the step's form, or no reason: the page again, the errors beside their fields,
     everything typed kept."""
-    _require_repairer(request)
+    require_operator(request, "runs.retry_step")
     run = _get_run(run_id)
     step_run = _step_run_of(run_id, step_run_id)
     reason_form = ReasonForm(request.POST)
