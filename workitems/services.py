@@ -290,19 +290,26 @@ def _assignment_label(item: WorkItem) -> str:
     return item.assignee_label
 
 
-def escalate_work_item(*, item: WorkItem, now) -> None:
+def escalate_work_item(*, item: WorkItem, now) -> bool:
     """Hand an open item past its escalation time to the step's `escalate_to` user (a
     personal item, unclaimed) and stamp `escalated_at`, so it escalates once; records
-    `work_item.escalated`. The caller holds the item's row lock."""
+    `work_item.escalated`. When that user may not complete the step (separation of duties),
+    the item stays where it is and the event says why. True if the item was handed over.
+    The caller holds the item's row lock."""
     assert transaction.get_connection().in_atomic_block
     previous = _assignment_label(item)
     target = item.step.escalate_to
+    refused = exclusion(item, target) if target is not None else ""
+    if refused:
+        target = None
     fields = ["escalated_at"]
     item.escalated_at = now
     if target is not None:
         item.assignee_user, item.assignee_queue, item.assignee_group = target, None, None
         item.owner = None
+        item.unassigned_because = ""
         fields += ["assignee_user", "assignee_queue", "assignee_group", "owner"]
+        fields += ["unassigned_because"]
     item.save(update_fields=fields)
     _record(
         item,
@@ -310,4 +317,6 @@ def escalate_work_item(*, item: WorkItem, now) -> None:
         None,
         previous=previous,
         to=item.assignee_label if target is not None else None,
+        **({"refused": refused} if refused else {}),
     )
+    return target is not None
