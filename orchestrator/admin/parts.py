@@ -157,7 +157,7 @@ class ScreenInline(LockedWithVersion, admin.TabularInline):
 
 class FieldInline(LockedWithVersion, admin.TabularInline):
     model = Field
-    fields = ["position", "key", "label", "type", "required", "choices", "default"]
+    fields = ["position", "key", "label", "type", "required", "confidential", "choices", "default"]
     extra = 0
     show_change_link = True
 
