@@ -66,9 +66,9 @@ def test_an_expression_naming_the_form_filler_leaves_the_item_unassigned_and_say
     )
     run.refresh_from_db()
     assert run.status == "running"
-    assert (
-        escape(item.unassigned_because) in login(operator).get(f"/runs/{run.pk}/").content.decode()
-    )
+    client = login(operator)
+    assert escape(item.unassigned_because) in client.get(f"/runs/{run.pk}/").content.decode()
+    assert escape(item.unassigned_because) in client.get(f"/inbox/{item.pk}/").content.decode()
 
 
 def test_an_expression_naming_someone_else_assigns_them(assignee, outsider, form_then_approval):
@@ -244,3 +244,38 @@ def test_the_answers_typed_before_a_refused_completion_are_kept(
     )
 
     assert "typed text" in refused.content.decode()
+
+
+# The inbox ----------------------------------------------------------------------------------
+
+
+def test_the_inbox_says_why_in_two_more_queries_whatever_the_number_of_rows(
+    login, queue, queue_member, group, group_member, django_assert_num_queries
+):
+    """Rows whose step names earlier steps cost two queries for the whole page: the steps
+    they name, and which of those the user completed in these runs."""
+    queue_member.groups.add(group)
+    form = StepSpec("form", "Form", assignee="starter")
+    by_queue = StepSpec("check", "Check", assignee=queue, exclude_completers_of=("form",))
+    by_group = StepSpec("sign", "Sign", assignee=group, exclude_completers_of=("form",))
+    build(
+        OrchestrationSpec(
+            "twice",
+            stages=[
+                StageSpec("form", steps=[form]),
+                StageSpec("check", steps=[by_queue, by_group]),
+            ],
+        )
+    )
+    for _ in range(3):
+        run = engine.launch("twice", started_by=queue_member)
+        complete(run, "form", queue_member)
+    client = login(queue_member)
+    client.get("/inbox/")  # the session, once
+
+    with django_assert_num_queries(10):
+        inbox = client.get("/inbox/").content.decode()
+
+    assert inbox.count(escape('You completed "Form" and cannot complete "Check".')) == 3
+    assert inbox.count(escape('You completed "Form" and cannot complete "Sign".')) == 3
+    assert "/claim/" not in inbox
