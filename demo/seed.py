@@ -127,7 +127,14 @@ EMPLOYEE_ONBOARDING = OrchestrationSpec(
                                     Field.Type.USER,
                                     help_text="They approve the onboarding.",
                                 ),
-                                FieldSpec("annual_salary", "Annual salary", Field.Type.DECIMAL),
+                                FieldSpec(
+                                    "annual_salary",
+                                    "Annual salary",
+                                    Field.Type.DECIMAL,
+                                    # Only HR and the approving manager (and operators) see it.
+                                    confidential=True,
+                                    visible_to=("manager_approval",),
+                                ),
                             ),
                         ),
                     ),
@@ -184,8 +191,10 @@ EMPLOYEE_ONBOARDING = OrchestrationSpec(
                 StepSpec(
                     "manager_approval",
                     "Manager approval",
-                    # The manager picked on the HR form (a user id).
+                    # The manager picked on the HR form (a user id), who must not be the
+                    # person who filled it in.
                     assignee="expression:new_hire_form.manager",
+                    exclude_completers_of=("new_hire_form",),
                     instructions=(
                         "Please approve {{ new_hire_form.full_name }} "
                         "({{ new_hire_form.job_title }}, {{ new_hire_form.department }}), "
@@ -280,6 +289,8 @@ LOAN_APPROVAL = OrchestrationSpec(
                     "underwriting",
                     "Underwriting review",
                     assignee="user:underwriter",
+                    # The applicant may never review their own loan, even if handed it.
+                    exclude_starter=True,
                     instructions=(
                         "{{ application.applicant_name }} asks for {{ application.amount }} "
                         "for: {{ application.purpose }}"

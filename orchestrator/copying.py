@@ -32,7 +32,7 @@ def copy_version(version: OrchestrationVersion) -> OrchestrationVersion:
 
         flows = _copy_all(ScreenFlow.objects.filter(version=version), version_id=draft.id)
         screens = _copy_all(Screen.objects.filter(flow__version=version), flow_id=flows)
-        _copy_all(Field.objects.filter(screen__flow__version=version), screen_id=screens)
+        fields = _copy_all(Field.objects.filter(screen__flow__version=version), screen_id=screens)
         stages = _copy_all(Stage.objects.filter(version=version), version_id=draft.id)
         _copy_all(
             StageRoute.objects.filter(stage__version=version),
@@ -45,14 +45,24 @@ def copy_version(version: OrchestrationVersion) -> OrchestrationVersion:
             stage_id=stages,
             screen_flow_id=flows,
         )
-        Through = Step.depends_on.through
-        Through.objects.bulk_create(
-            Through(from_step_id=steps[link.from_step_id], to_step_id=steps[link.to_step_id])
-            for link in Through.objects.filter(from_step__version=version).order_by("id")
-            # A dependency on a step of another version (invalid anyway) cannot be remapped.
-            if link.to_step_id in steps
-        )
+        # The links between rows (dependencies, separation of duties, confidential readers),
+        # remapped to the copies; a link to a row of another version (invalid anyway) is not.
+        _copy_links(Step.depends_on.through, "from_step_id", steps, "to_step_id", steps)
+        _copy_links(Step.exclude_completers_of.through, "from_step_id", steps, "to_step_id", steps)
+        _copy_links(Field.visible_to_steps.through, "field_id", fields, "step_id", steps)
     return draft
+
+
+def _copy_links(
+    through, left: str, left_ids: dict[int, int], right: str, right_ids: dict[int, int]
+) -> None:
+    """Copy the rows of a many-to-many table whose both ends were copied."""
+    links = through.objects.filter(**{f"{left}__in": list(left_ids)}).order_by("id")
+    through.objects.bulk_create(
+        through(**{left: left_ids[link[left]], right: right_ids[link[right]]})
+        for link in links.values(left, right)
+        if link[right] in right_ids
+    )
 
 
 def _copy_all(queryset: models.QuerySet, **remap: int | dict[int, int]) -> dict[int, int]:

@@ -246,6 +246,18 @@ class Field(VersionPart):
     limit_to_group = models.ForeignKey(
         Group, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A confidential answer is shown only to the step that asks it, to the steps named here
+    # and to operators who may view runs; expressions (routes, conditions) still read it.
+    confidential = models.BooleanField(
+        default=False,
+        help_text="Show the answer only to the steps below and to operators who view runs.",
+    )
+    visible_to_steps = models.ManyToManyField(
+        "Step",
+        blank=True,
+        related_name="+",
+        help_text="Steps (of this version) whose people see a confidential answer.",
+    )
 
     class Meta:
         ordering = ["screen", "position", "id"]
@@ -377,6 +389,18 @@ class Step(VersionPart):
         blank=True, help_text="A Django template over the run data, shown above the form."
     )
     allow_reassign = models.BooleanField(default=True)
+    # Separation of duties: who must not complete this step (checked when its work item is
+    # assigned, claimed, reassigned and completed).
+    exclude_starter = models.BooleanField(
+        default=False, help_text="The person who started the run may not complete this step."
+    )
+    exclude_completers_of = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="+",
+        help_text="Whoever completed one of these earlier steps may not complete this one.",
+    )
     due_in = models.DurationField(null=True, blank=True)
     remind_every = models.DurationField(null=True, blank=True)
     escalate_after = models.DurationField(null=True, blank=True)

@@ -40,6 +40,14 @@ class VersionPlan:
     stage_by_id: dict[int, StagePlan] = field(default_factory=dict)
     depends_on: dict[int, tuple[int, ...]] = field(default_factory=dict)
     screen_flows: dict[int, ScreenFlow] = field(default_factory=dict)
+    # Separation of duties: step id -> the steps whose completers may not complete it.
+    excludes_completers_of: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    # Confidential fields: field id -> the steps that may see its answer (the steps that
+    # ask it, and those it names).
+    confidential_readers: dict[int, frozenset[int]] = field(default_factory=dict)
+
+    def has_exclusions(self, step: Step) -> bool:
+        return step.exclude_starter or bool(self.excludes_completers_of.get(step.id))
 
     def stage_after(self, stage_id: int) -> StagePlan | None:
         index = self.stage_by_id[stage_id].index + 1
@@ -66,7 +74,7 @@ def _build(version_id: int) -> VersionPlan:
     steps = list(
         Step.objects.filter(version_id=version_id)
         .select_related("assignee_user", "assignee_queue", "assignee_group", "creates_record")
-        .prefetch_related("depends_on")
+        .prefetch_related("depends_on", "exclude_completers_of")
         .order_by("stage__position", "position", "id")
     )
     stages = list(
@@ -100,6 +108,34 @@ def _build(version_id: int) -> VersionPlan:
     for step in steps:
         plan.steps[step.id] = step
         plan.depends_on[step.id] = tuple(dep.id for dep in step.depends_on.all())
+        plan.excludes_completers_of[step.id] = tuple(
+            other.id for other in step.exclude_completers_of.all()
+        )
         if step.screen_flow_id:
             step.screen_flow = flows.get(step.screen_flow_id)
+    plan.confidential_readers = _confidential_readers(flows, steps)
     return plan
+
+
+def _confidential_readers(
+    flows: dict[int, ScreenFlow], steps: list[Step]
+) -> dict[int, frozenset[int]]:
+    """Who may see each confidential field's answer: the steps whose screen flow asks it, and
+    the steps it names. One query for the names, none when no field is confidential."""
+    flow_of = {
+        field.id: flow.id
+        for flow in flows.values()
+        for screen in flow.screens.all()
+        for field in screen.fields.all()
+        if field.confidential
+    }
+    if not flow_of:
+        return {}
+    readers: dict[int, set[int]] = {
+        field_id: {step.id for step in steps if step.screen_flow_id == flow_id}
+        for field_id, flow_id in flow_of.items()
+    }
+    named = Field.visible_to_steps.through.objects.filter(field_id__in=list(flow_of))
+    for field_id, step_id in named.values_list("field_id", "step_id"):
+        readers[field_id].add(step_id)
+    return {field_id: frozenset(ids) for field_id, ids in readers.items()}

@@ -46,6 +46,10 @@ class FieldSpec:
     default: str = ""  # CEL over the run data, e.g. "application.amount" on rework.
     help_text: str = ""
     limit_to_group: GroupRef | None = None  # A user field's choices: this group's members.
+    # A confidential answer is shown only to its own step, the steps named in `visible_to`
+    # (keys) and operators who view runs.
+    confidential: bool = False
+    visible_to: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ class StepSpec:
     timeout: datetime.timedelta | None = None
     depends_on: Sequence[str] = ()
     entry_condition: str = ""
+    # Separation of duties: the run's starter, and whoever completed these earlier steps
+    # (keys), may not complete this one.
+    exclude_starter: bool = False
+    exclude_completers_of: Sequence[str] = ()
 
     @property
     def kind(self) -> str:
@@ -186,9 +194,22 @@ def build_version(
             )
     for stage_spec in spec.stages:
         for step_spec in stage_spec.steps:
+            step = steps[step_spec.key]
             if step_spec.depends_on:
-                steps[step_spec.key].depends_on.set([steps[key] for key in step_spec.depends_on])
+                step.depends_on.set([steps[key] for key in step_spec.depends_on])
+            if step_spec.exclude_completers_of:
+                step.exclude_completers_of.set(
+                    [steps[key] for key in step_spec.exclude_completers_of]
+                )
+            for field_spec in _field_specs(step_spec):
+                if field_spec.visible_to:
+                    asked = Field.objects.get(screen__flow=step.screen_flow, key=field_spec.key)
+                    asked.visible_to_steps.set([steps[key] for key in field_spec.visible_to])
     return version
+
+
+def _field_specs(spec: StepSpec) -> list[FieldSpec]:
+    return [*spec.fields, *(each for screen in spec.screens for each in screen.fields)]
 
 
 def _build_step(version: OrchestrationVersion, stage: Stage, position: int, spec: StepSpec) -> Step:
@@ -214,6 +235,7 @@ def _build_step(version: OrchestrationVersion, stage: Stage, position: int, spec
         step.screen_flow = _build_screen_flow(version, step.label, spec)
         step.instructions = spec.instructions
         step.allow_reassign = spec.allow_reassign
+        step.exclude_starter = spec.exclude_starter
         step.due_in = spec.due_in
         step.remind_every = spec.remind_every
         step.escalate_after = spec.escalate_after
@@ -270,6 +292,7 @@ def _build_screen_flow(version: OrchestrationVersion, label: str, spec: StepSpec
                 limit_to_group=(
                     _group(field_spec.limit_to_group) if field_spec.limit_to_group else None
                 ),
+                confidential=field_spec.confidential,
             )
             for position, field_spec in enumerate(screen_spec.fields)
         )

@@ -56,7 +56,11 @@ def load_definition(version: OrchestrationVersion) -> Definition:
         Step.objects.filter(version=version)
         .select_related("stage", "screen_flow")
         .prefetch_related(
-            Prefetch("depends_on", queryset=Step.objects.select_related("stage").order_by("id"))
+            Prefetch("depends_on", queryset=Step.objects.select_related("stage").order_by("id")),
+            Prefetch(
+                "exclude_completers_of",
+                queryset=Step.objects.select_related("stage").order_by("id"),
+            ),
         )
         .order_by("stage__position", "stage_id", "position", "id")
     )
@@ -78,6 +82,7 @@ def load_definition(version: OrchestrationVersion) -> Definition:
         fields=list(
             Field.objects.filter(screen__flow__version=version)
             .select_related("screen__flow")
+            .prefetch_related("visible_to_steps")
             .order_by("screen__flow_id", "screen__position", "screen_id", "position", "id")
         ),
         depends_on={step.id: list(step.depends_on.all()) for step in steps},
@@ -380,6 +385,57 @@ def _choice_problems(where: str, item: Field) -> Iterable[str]:
         yield f'{where} offers the choice "{value}" twice; each choice needs its own value.'
 
 
+def check_separation_of_duties(definition: Definition) -> Iterable[str]:
+    edges = {step.id: [d.id for d in definition.depends_on[step.id]] for step in definition.steps}
+    for step in definition.steps:
+        named = list(step.exclude_completers_of.all())
+        if not (step.exclude_starter or named):
+            continue
+        if step.kind != Step.Kind.INTERACTIVE:
+            yield (
+                f"Background step {_name(step)} excludes people, but no person completes it; "
+                "remove the exclusions."
+            )
+            continue
+        if step.exclude_starter and step.assignee_type == Step.AssigneeType.STARTER:
+            yield (
+                f"Step {_name(step)} is for the person who started the run but also excludes "
+                "them; choose another assignee or remove the exclusion."
+            )
+        before = _reachable_from(step.id, edges)
+        for other in named:
+            earlier = other.stage.position < step.stage.position or (
+                other.stage_id == step.stage_id and other.id in before
+            )
+            if other.version_id != step.version_id or not earlier or other.id == step.id:
+                yield (
+                    f"Step {_name(step)} excludes whoever completed {_name(other)}, which does "
+                    "not come before it; name only steps of earlier stages, or steps of its "
+                    "own stage it depends on."
+                )
+            elif other.kind != Step.Kind.INTERACTIVE:
+                yield (
+                    f"Step {_name(step)} excludes whoever completed {_name(other)}, a "
+                    "background step that no person completes; remove it from the exclusions."
+                )
+
+
+def check_confidential_fields(definition: Definition) -> Iterable[str]:
+    for item in definition.fields:
+        readers = list(item.visible_to_steps.all())
+        if readers and not item.confidential:
+            yield (
+                f"Field {_field_name(item)} names steps that may see it but is not "
+                "confidential, so everyone sees it; tick Confidential or remove the steps."
+            )
+        for reader in readers:
+            if reader.version_id != definition.version.id:
+                yield (
+                    f"Field {_field_name(item)} may be seen by step {_name(reader)} of another "
+                    "version; choose steps of this version."
+                )
+
+
 CHECKS: tuple[Callable[[Definition], Iterable[str]], ...] = (
     check_has_stages,
     check_stages_have_steps,
@@ -394,4 +450,6 @@ CHECKS: tuple[Callable[[Definition], Iterable[str]], ...] = (
     check_background_steps,
     check_screen_flows,
     check_fields,
+    check_separation_of_duties,
+    check_confidential_fields,
 )

@@ -35,6 +35,48 @@ def fields_of(plan: VersionPlan, step) -> list[Field]:
     return [field for screen in flow.screens.all() for field in screen.fields.all()]
 
 
+def hidden_answers(plan: VersionPlan, *, reader_step_id: int | None) -> dict[int, frozenset[str]]:
+    """The confidential answers that the people of step `reader_step_id` may not see, as
+    {step id: field keys}: every confidential field whose readers (its own step, the steps it
+    names; `plan.confidential_readers`) do not include that step. None reads for nobody
+    in particular (a participant), who sees no confidential answer. Only display is limited:
+    expressions see every answer."""
+    if not plan.confidential_readers:
+        return {}
+    hidden: dict[int, set[str]] = {}
+    for step in plan.steps.values():
+        for field in fields_of(plan, step):
+            readers = plan.confidential_readers.get(field.id)
+            if readers is not None and reader_step_id not in readers:
+                hidden.setdefault(step.id, set()).add(field.key)
+    return {step_id: frozenset(keys) for step_id, keys in hidden.items()}
+
+
+def without_hidden(outputs: dict[str, Any], keys: frozenset[str] | None) -> dict[str, Any]:
+    """A step's outputs without the hidden keys (all of them when none is hidden)."""
+    if not keys:
+        return outputs
+    return {key: value for key, value in outputs.items() if key not in keys}
+
+
+def visible_data(
+    plan: VersionPlan, data: dict[str, Any], *, reader_step_id: int | None
+) -> dict[str, Any]:
+    """The run data for what step `reader_step_id` shows people (its instructions, its
+    defaults, an email it sends): the confidential answers it may not see are left out, also
+    from the related record a step created from them."""
+    hidden = hidden_answers(plan, reader_step_id=reader_step_id)
+    if not hidden:
+        return data
+    shown = dict(data)
+    for step_id, keys in hidden.items():
+        step = plan.steps[step_id]
+        shown[step.key] = without_hidden(data.get(step.key) or {}, keys)
+        if step.creates_record_id and isinstance(data.get("record"), dict):
+            shown["record"] = without_hidden(shown["record"], keys)
+    return shown
+
+
 def people_in_answers(plan: VersionPlan, step_runs: Iterable[StepRun]) -> dict[int, str]:
     """The people picked in person fields of the step runs' outputs, by id: one query, or none
     when nobody was picked."""

@@ -7,7 +7,8 @@ module that subclasses StepKind and calls register_kind() from its app's ready()
 
 The engine calls, inside the run's lock:
 - `prepare(start)` while it advances, before anything is written: resolve what the start
-  needs (an assignee, a due date). Raise StepCannotStart with a sentence to fail the step.
+  needs (an assignee, a due date), never one of `start.excluded` (separation of duties).
+  Raise StepCannotStart with a sentence to fail the step.
 - `start(starts)` once the step runs are written, with every step run this transaction
   starts: return the new rows to write with the transaction's writes (the engine inserts
   them in bulk; their ids are not read back), schedule side effects with
@@ -28,7 +29,7 @@ adds for them (`fill_history`). Each answers "nothing" by default.
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from django.db import transaction
@@ -68,6 +69,9 @@ class StepStart:
     data: dict[str, Any]
     now: datetime.datetime
     prepared: Any = None
+    # Separation of duties: who may not complete this step, by user id, with why
+    # ("started this run"); empty for a step that excludes nobody (runs/duties.py).
+    excluded: dict[int, str] = field(default_factory=dict)
 
 
 class StepKind:

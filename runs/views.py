@@ -30,9 +30,14 @@ from runs.selectors.stats import charts, months_back, usage_by_month, usage_tabl
 USAGE_MONTHS = 12
 
 
+def is_run_viewer(user) -> bool:
+    """Staff who may view runs: the dashboard's users, who also see confidential answers."""
+    return user.is_staff and user.has_perm("runs.view_run")
+
+
 def require_run_viewer(request: HttpRequest) -> None:
     """The dashboard is for staff who may view runs; everyone else gets 403."""
-    if not (request.user.is_staff and request.user.has_perm("runs.view_run")):
+    if not is_run_viewer(request.user):
         raise PermissionDenied("The run history is for operators.")
 
 

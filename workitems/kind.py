@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from orchestrator.expressions import ExpressionError, evaluate
 from orchestrator.models import Queue
 from runs.answers import fields_of
+from runs.duties import refusal
 from runs.kinds import (
     FilledRows,
     RunPageSection,
@@ -49,6 +50,16 @@ class InteractiveKind(StepKind):
             item.assignee_user_id = _user_from_expression(step, start.data)
         else:
             raise StepCannotStart(f'"{step.label}" has no assignee.')
+        why = start.excluded.get(item.assignee_user_id)
+        if why:
+            # Separation of duties: the person the step names may not complete it. The item
+            # waits unassigned, with the reason on the run page, for an operator to reassign
+            # it (failing the run would lose the work done so far; a retry would fail again).
+            person = user_label(get_user_model().objects.get(pk=item.assignee_user_id))
+            item.assignee_user_id = None
+            item.unassigned_because = (
+                f"{refusal(person, why, step)} An operator must hand it to someone else."
+            )
         if step.due_in:
             item.due_at = start.now + step.due_in
         if step.remind_every:

@@ -44,6 +44,9 @@ class WorkItem(models.Model):
         related_name="owned_work_items",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # Why an item has no assignee: the one its step named may not complete it (separation of
+    # duties), so it waits for an operator to reassign it. Cleared when it is reassigned.
+    unassigned_because = models.CharField(max_length=500, blank=True, default="", db_default="")
     created_at = models.DateTimeField()
     due_at = models.DateTimeField(null=True, blank=True)
     next_reminder_at = models.DateTimeField(null=True, blank=True)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from orchestrator.models import Orchestration, Step
 from orchestrator.plan import VersionPlan, load_plan
-from runs.answers import answers, fields_of, people_in_answers
+from runs.answers import answers, fields_of, hidden_answers, people_in_answers, without_hidden
+from runs.duties import refusal
 from runs.engine import run_data
 from runs.models import Run, StepRun
 from workitems.access import memberships
@@ -55,8 +56,10 @@ _ROW_FIELDS = [
     "assignee_group_id",
     "owner_id",
     "step__label",
+    "step__exclude_starter",
     "orchestration__name",
     "run__title",
+    "run__started_by",
     "assignee_user__username",
     "assignee_user__first_name",
     "assignee_user__last_name",
@@ -95,16 +98,24 @@ def _visible_rows(user, *, show: str, orchestration_id: int | None) -> QuerySet:
 
 
 def with_labels(rows: QuerySet) -> QuerySet:
-    """Work items with what an inbox row shows: step, orchestration, run title, assignee."""
-    return rows.select_related(
-        "step",
-        "orchestration",
-        "run",
-        "assignee_user",
-        "assignee_queue",
-        "assignee_group",
-        "owner",
-    ).only(*_ROW_FIELDS)
+    """Work items with what an inbox row shows: step, orchestration, run title, assignee,
+    and whether the step names earlier steps whose completers it excludes."""
+    names_earlier = Step.exclude_completers_of.through.objects.filter(
+        from_step_id=OuterRef("step_id")
+    )
+    return (
+        rows.annotate(step_names_earlier=Exists(names_earlier))
+        .select_related(
+            "step",
+            "orchestration",
+            "run",
+            "assignee_user",
+            "assignee_queue",
+            "assignee_group",
+            "owner",
+        )
+        .only(*_ROW_FIELDS)
+    )
 
 
 def inbox_page(
@@ -121,7 +132,43 @@ def inbox_page(
     page_ids = list(page.object_list)
     rows = {row.pk: row for row in with_labels(WorkItem.objects.filter(pk__in=page_ids)).order_by()}
     page.object_list = [rows[pk] for pk in page_ids if pk in rows]
+    mark_exclusions(user, page.object_list)
     return page
+
+
+def mark_exclusions(user, rows: list[WorkItem]) -> None:
+    """Separation of duties in the inbox: an unclaimed queue or group row whose step the user
+    may not complete gets `row.excluded`, the sentence saying why, and offers no claim. No
+    query unless a row's step names earlier steps; then two."""
+    offered = [row for row in rows if row.assignee_user_id is None and row.owner_id is None]
+    for row in rows:
+        row.excluded = ""
+    for row in offered:
+        if row.step.exclude_starter and row.run.started_by_id == user.pk:
+            row.excluded = refusal("You", "started this run", row.step)
+    naming = [row for row in offered if row.step_names_earlier and not row.excluded]
+    if not naming:
+        return
+    Through = Step.exclude_completers_of.through
+    earlier: dict[int, set[int]] = {}
+    for step_id, earlier_id in Through.objects.filter(
+        from_step_id__in={row.step_id for row in naming}
+    ).values_list("from_step_id", "to_step_id"):
+        earlier.setdefault(step_id, set()).add(earlier_id)
+    completed = StepRun.objects.filter(
+        run_id__in={row.run_id for row in naming},
+        step_id__in=set().union(*earlier.values()),
+        status=StepRun.Status.COMPLETED,
+        completed_by=user,
+    ).values_list("run_id", "step_id", "step__label")
+    for run_id, step_id, label in completed:
+        for row in naming:
+            if (
+                row.run_id == run_id
+                and step_id in earlier.get(row.step_id, ())
+                and not row.excluded
+            ):
+                row.excluded = refusal("You", f'completed "{label}"', row.step)
 
 
 def inbox_orchestrations(user) -> QuerySet:
@@ -175,10 +222,14 @@ class AnsweredStep:
     answers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def earlier_answers(view: RunView, *, before: WorkItem) -> list[AnsweredStep]:
+def earlier_answers(
+    view: RunView, *, before: WorkItem, sees_confidential: bool = False
+) -> list[AnsweredStep]:
     """The answers of the run's completed interactive steps, with their field labels, so that
     (say) the manager sees what HR, IT and Facilities entered. Formatted as on the run page
-    (runs/answers.py)."""
+    (runs/answers.py). A confidential answer is left out unless the item's step is named to
+    see it, or `sees_confidential` (an operator who may view runs)."""
+    hidden = {} if sees_confidential else hidden_answers(view.plan, reader_step_id=before.step_id)
     completed = [
         sr
         for sr in view.step_runs
@@ -193,7 +244,11 @@ def earlier_answers(view: RunView, *, before: WorkItem) -> list[AnsweredStep]:
             label=view.plan.steps[sr.step_id].label,
             completed_by=user_label(sr.completed_by) if sr.completed_by_id else "",
             finished_at=sr.finished_at,
-            answers=answers(fields_of(view.plan, view.plan.steps[sr.step_id]), sr.outputs, people),
+            answers=answers(
+                fields_of(view.plan, view.plan.steps[sr.step_id]),
+                without_hidden(sr.outputs, hidden.get(sr.step_id)),
+                people,
+            ),
         )
         for sr in completed
     ]
@@ -231,6 +286,8 @@ def what_happens_next(run_id: int) -> str:
     for step_run in waiting:
         item = items.get(step_run.pk)
         who = item.assignee_label if item is not None else "automatic"
+        if item is not None and item.unassigned_because:
+            who = f"nobody yet: {item.unassigned_because}"
         parts.append(f"{step_run.step.label} ({who})")
     if not parts:
         return "The run is moving on."

@@ -73,8 +73,8 @@ def escalate_overdue(*, now=None) -> int:
             .order_by("escalate_at")[:BATCH]
         )
         for item in items:
-            services.escalate_work_item(item=item, now=now)
-            recipients = recipients_of(item) if item.step.escalate_to_id else []
+            handed = services.escalate_work_item(item=item, now=now)
+            recipients = recipients_of(item) if handed else []
             if recipients:
                 emails.append(_escalation(item, recipients))
     _send(emails)

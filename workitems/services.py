@@ -16,7 +16,9 @@ from django.db.models import QuerySet
 
 from orchestrator.dates import said_when
 from orchestrator.models import Queue
+from orchestrator.plan import load_plan
 from runs import engine
+from runs.duties import excluded_in_run, refusal
 from runs.models import StepRun
 from workitems.access import Role, can_reassign, can_reassign_any, role_of
 from workitems.models import WorkItem, user_label
@@ -36,12 +38,41 @@ class WorkItemConflict(WorkItemError):
     """Someone got there first, or the item moved on since the user looked at it."""
 
 
+class Excluded(WorkItemError):
+    """Separation of duties: the person may not complete this step ("Ana Lopez started this
+    run and cannot complete ...")."""
+
+
+def excluded_people(item: WorkItem) -> dict[int, str]:
+    """Who may not complete the item's step, by user id, with why (runs/duties.py): no query
+    for a step that excludes nobody, one for a step that names earlier steps. Kept on the
+    item for the request."""
+    cached = getattr(item, "_excluded_people", None)
+    if cached is None:
+        plan = load_plan(item.step.version_id)
+        step = plan.steps[item.step_id]
+        cached = excluded_in_run(plan, step, run=item.run) if plan.has_exclusions(step) else {}
+        item._excluded_people = cached
+    return cached
+
+
+def exclusion(item: WorkItem, person: User, *, you: bool = False) -> str:
+    """Why `person` may not complete the item, as a sentence ("You" when `you`); "" if they
+    may."""
+    why = excluded_people(item).get(person.pk)
+    if not why:
+        return ""
+    return refusal("You" if you else user_label(person), why, item.step)
+
+
 def claim_work_item(*, item: WorkItem, user: User) -> None:
     """Make `user` the owner of an open, unclaimed queue item; records `work_item.claimed`."""
     if item.assignee_queue_id is None:
         raise NotAllowed(f"Only queue items are claimed; this one is for {item.assignee_label}.")
     if role_of(user, item) not in (Role.ACTOR, Role.QUEUE_MEMBER):
         raise NotAllowed(f"Only members of {item.assignee_label} can claim this item.")
+    if refused := exclusion(item, user, you=True):
+        raise Excluded(refused)
     with transaction.atomic():
         claimed = WorkItem.objects.filter(
             pk=item.pk, status=OPEN, owner=None, assignee_queue_id=item.assignee_queue_id
@@ -94,6 +125,8 @@ def reassignable_users(*, item: WorkItem, user: User) -> QuerySet:
     if item.assignee_queue_id is not None and not can_reassign_any(user):
         users = users.filter(work_queues=item.assignee_queue_id)
     exclude = {pk for pk in (item.assignee_user_id, item.owner_id) if pk is not None}
+    # Separation of duties: nobody who may not complete the step is offered.
+    exclude |= set(excluded_people(item))
     return users.exclude(pk__in=exclude)
 
 
@@ -124,6 +157,8 @@ def reassign_work_item(
         raise NotAllowed("Only the person this item is for can reassign it.")
     if to_user is not None and to_user.pk == item.assignee_user_id:
         raise WorkItemConflict(f"This item is already with {user_label(to_user)}.")
+    if to_user is not None and (refused := exclusion(item, to_user)):
+        raise Excluded(refused)
     if to_queue is not None and to_queue.pk == item.assignee_queue_id and item.owner_id is None:
         raise WorkItemConflict(f"This item is already in the {to_queue.name} queue.")
     if (
@@ -152,11 +187,13 @@ def reassign_work_item(
             assignee_queue=to_queue,
             assignee_group=None,
             owner=None,
+            unassigned_because="",
         )
         if not moved:
             raise _conflict(item.pk, user)
         item.assignee_user, item.assignee_queue, item.assignee_group = to_user, to_queue, None
         item.owner = None
+        item.unassigned_because = ""
         _record(
             item,
             "work_item.reassigned",
@@ -253,19 +290,26 @@ def _assignment_label(item: WorkItem) -> str:
     return item.assignee_label
 
 
-def escalate_work_item(*, item: WorkItem, now) -> None:
+def escalate_work_item(*, item: WorkItem, now) -> bool:
     """Hand an open item past its escalation time to the step's `escalate_to` user (a
     personal item, unclaimed) and stamp `escalated_at`, so it escalates once; records
-    `work_item.escalated`. The caller holds the item's row lock."""
+    `work_item.escalated`. When that user may not complete the step (separation of duties),
+    the item stays where it is and the event says why. True if the item was handed over.
+    The caller holds the item's row lock."""
     assert transaction.get_connection().in_atomic_block
     previous = _assignment_label(item)
     target = item.step.escalate_to
+    refused = exclusion(item, target) if target is not None else ""
+    if refused:
+        target = None
     fields = ["escalated_at"]
     item.escalated_at = now
     if target is not None:
         item.assignee_user, item.assignee_queue, item.assignee_group = target, None, None
         item.owner = None
+        item.unassigned_because = ""
         fields += ["assignee_user", "assignee_queue", "assignee_group", "owner"]
+        fields += ["unassigned_because"]
     item.save(update_fields=fields)
     _record(
         item,
@@ -273,4 +317,6 @@ def escalate_work_item(*, item: WorkItem, now) -> None:
         None,
         previous=previous,
         to=item.assignee_label if target is not None else None,
+        **({"refused": refused} if refused else {}),
     )
+    return target is not None

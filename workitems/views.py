@@ -22,7 +22,8 @@ from orchestrator.models import Queue
 from orchestrator.plan import VersionPlan
 from orchestrator.templating import TemplateError, render_text
 from runs import engine
-from runs.views import require_operator
+from runs.answers import visible_data
+from runs.views import is_run_viewer, require_operator
 from workitems import queries, services
 from workitems.access import (
     Role,
@@ -214,9 +215,17 @@ def _render_work_item(
     if index is None:
         index = item.current_screen
     index = min(max(index, 0), max(len(screens) - 1, 0))
+    # What the step shows its people (instructions, defaults): no confidential answer it is
+    # not named to see.
+    shown = visible_data(plan, view.data, reader_step_id=step.id)
     if form is None:
         fields = list(screens[index].fields.all()) if screens else []
-        form = ScreenForm(fields, initial=initial_values(fields, item.draft or {}, view.data))
+        form = ScreenForm(fields, initial=initial_values(fields, item.draft or {}, shown))
+    # Separation of duties: a person who may not complete the step is told so, not offered
+    # a form or a claim that would be refused.
+    excluded = ""
+    if item.is_open and role in (Role.ACTOR, Role.QUEUE_MEMBER):
+        excluded = services.exclusion(item, request.user, you=True)
     context = {
         "item": item,
         "run": view.run,
@@ -228,7 +237,8 @@ def _render_work_item(
         "form": form,
         # Read from the form here, not in the template: there, `form.x` would find a field
         # whose key is "x" first.
-        "show_form": item.is_open and role is Role.ACTOR or form.is_bound,
+        "show_form": item.is_open and role is Role.ACTOR and not excluded or form.is_bound,
+        "excluded": excluded,
         "input_fields": form.input_fields(),
         "decision": form.decision,
         "decision_errors": form.decision_errors,
@@ -242,8 +252,10 @@ def _render_work_item(
     reassignable = item.is_open and can_reassign(request.user, item)
     context.update(
         {
-            "instructions": _instructions(step, view.data),
-            "earlier": queries.earlier_answers(view, before=item),
+            "instructions": _instructions(step, shown),
+            "earlier": queries.earlier_answers(
+                view, before=item, sees_confidential=is_run_viewer(request.user)
+            ),
             "can_release": item.is_open
             and item.owner_id is not None
             and (item.owner_id == request.user.pk or reassignable),
@@ -282,7 +294,7 @@ def claim(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         services.claim_work_item(item=item, user=request.user)
     except services.NotAllowed as exc:
         return _forbidden(request, exc)
-    except services.WorkItemConflict as exc:
+    except (services.WorkItemConflict, services.Excluded) as exc:
         note, ok = str(exc), False
     else:
         note, ok = f"You claimed '{item.step.label}'.", True

@@ -87,6 +87,9 @@ class Action:
     function: Callable[[dict[str, Any], ActionContext], Any]
     params: tuple[Param, ...]
     description: str
+    # Its parameters end up in front of people (an email): confidential answers the step may
+    # not see are left out of the run data they are rendered with.
+    shows_answers: bool = False
 
     def check_parameters(self, parameters: dict[str, Any]) -> list[str]:
         """Problems with a step's parameters: unknown names, missing required ones, and
@@ -120,8 +123,12 @@ class Action:
 _registry: dict[str, Action] = {}
 
 
-def register_action(key: str, *, params: list[Param] | tuple[Param, ...] = ()):
-    """Register `function` as the action `key`; the docstring is its description."""
+def register_action(
+    key: str, *, params: list[Param] | tuple[Param, ...] = (), shows_answers: bool = False
+):
+    """Register `function` as the action `key`; the docstring is its description. An action
+    whose parameters reach people (an email) says `shows_answers=True`: confidential answers
+    are then left out of them unless its step is named to see them."""
 
     def decorator(function):
         _registry[key] = Action(
@@ -129,6 +136,7 @@ def register_action(key: str, *, params: list[Param] | tuple[Param, ...] = ()):
             function=function,
             params=tuple(params),
             description=(function.__doc__ or "").strip(),
+            shows_answers=shows_answers,
         )
         return function
 

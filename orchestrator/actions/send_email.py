@@ -15,6 +15,7 @@ from orchestrator.actions.registry import ActionFailed, Param, register_action
         Param("from_email", str),
         Param("cc", (str, list)),
     ],
+    shows_answers=True,
 )
 def send_email(params, context):
     """Send an email (subject and body are templates over the run data)."""

@@ -83,7 +83,7 @@ class StepAdmin(VersionPartAdmin):
     list_filter = ["kind", "version__orchestration", "version__status"]
     list_select_related = ["stage", "version__orchestration"]
     search_fields = ["label", "key", "action"]
-    filter_horizontal = ["depends_on"]
+    filter_horizontal = ["depends_on", "exclude_completers_of"]
     version_paths = {"version": "", "stage": "version", "screen_flow": "version"}
     fieldsets = [
         (
@@ -113,6 +113,8 @@ class StepAdmin(VersionPartAdmin):
                     "assignee_expression",
                     "instructions",
                     "allow_reassign",
+                    "exclude_starter",
+                    "exclude_completers_of",
                     "due_in",
                     "remind_every",
                     "escalate_after",
@@ -128,15 +130,19 @@ class StepAdmin(VersionPartAdmin):
     ]
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "depends_on":
-            version = getattr(request, "_orchestrator_version", None)
-            # Steps of the same version; validation says when one is in another stage.
-            kwargs["queryset"] = (
-                Step.objects.filter(version=version).select_related("stage")
-                if version is not None
-                else Step.objects.filter(version__status=OrchestrationVersion.Status.DRAFT)
-            )
+        if db_field.name in ("depends_on", "exclude_completers_of"):
+            # Steps of the same version; validation says when one is in another stage, or
+            # does not come before this one.
+            kwargs["queryset"] = steps_of_page_version(request)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+def steps_of_page_version(request):
+    """The steps a many-to-many to steps offers: the page's version's, else every draft's."""
+    version = getattr(request, "_orchestrator_version", None)
+    if version is not None:
+        return Step.objects.filter(version=version).select_related("stage")
+    return Step.objects.filter(version__status=OrchestrationVersion.Status.DRAFT)
 
 
 # Screen flows, screens and fields ------------------------------------------------------------
@@ -151,7 +157,7 @@ class ScreenInline(LockedWithVersion, admin.TabularInline):
 
 class FieldInline(LockedWithVersion, admin.TabularInline):
     model = Field
-    fields = ["position", "key", "label", "type", "required", "choices", "default"]
+    fields = ["position", "key", "label", "type", "required", "confidential", "choices", "default"]
     extra = 0
     show_change_link = True
 
@@ -195,5 +201,13 @@ class FieldAdmin(VersionPartAdmin):
         "choices",
         "default",
         "limit_to_group",
+        "confidential",
+        "visible_to_steps",
     ]
+    filter_horizontal = ["visible_to_steps"]
     version_paths = {"screen": "flow__version"}
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "visible_to_steps":
+            kwargs["queryset"] = steps_of_page_version(request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)

@@ -13,6 +13,7 @@ from django.db import models, transaction
 from orchestrator.expressions import ExpressionError, MissingData, condition_holds
 from orchestrator.models import Orchestration, StageRoute, Step
 from orchestrator.plan import StagePlan, VersionPlan, load_plan
+from runs.duties import excluded_people, refusal
 from runs.engine.data import jsonable, record_snapshot
 from runs.engine.errors import (
     CompletionRefused,
@@ -110,6 +111,7 @@ def _start_step(state: RunState, step_run: StepRun) -> None:
             return
     kind = get_kind(step.kind)
     start = StepStart(run=state.run, step_run=step_run, step=step, data=state.data(), now=state.now)
+    start.excluded = _excluded(state, step)
     try:
         start.prepared = kind.prepare(start)
     except StepCannotStart as exc:
@@ -313,9 +315,13 @@ def complete_step(*, run_id: int, step_run_id: int, outputs: dict[str, Any], use
             raise StepNotWaiting(step_run, completed_by_label(step_run))
         if state.run.status != R.RUNNING:
             raise RunNotActive(state.run)
+        step = state.plan.steps[step_run.step_id]
+        # Separation of duties, whoever let the person this far (a group member, say).
+        why = _excluded(state, step).get(getattr(user, "pk", None))
+        if why:
+            raise CompletionRefused(refusal("You", why, step))
         outputs = jsonable(outputs)
         state.move(step_run, S.COMPLETED, outputs=outputs, completed_by=user)
-        step = state.plan.steps[step_run.step_id]
         try:
             get_kind(step.kind).completed(step_run, user, state.now)
         except StepRefused as exc:
@@ -325,6 +331,13 @@ def complete_step(*, run_id: int, step_run_id: int, outputs: dict[str, Any], use
             _create_record(state, step, outputs)
         advance(state)
     return step_run
+
+
+def _excluded(state: RunState, step: Step) -> dict[int, str]:
+    """Who may not complete `step` in this run (from the rows the unit of work holds)."""
+    return excluded_people(
+        state.plan, step, started_by_id=state.run.started_by_id, step_runs=state.step_runs
+    )
 
 
 def _create_record(state: RunState, step: Step, outputs: dict[str, Any]) -> None:

@@ -18,7 +18,8 @@ from django.contrib.contenttypes.models import ContentType
 from orchestrator.actions import ActionContext, LaunchChild, Result, Suspend, get_action
 from orchestrator.expressions import resolve_value
 from orchestrator.models import OrchestrationVersion, Step
-from orchestrator.plan import load_plan
+from orchestrator.plan import VersionPlan, load_plan
+from runs.answers import visible_data
 from runs.engine.advancing import advance, fail_run, new_run_fields, start_run
 from runs.engine.data import jsonable, run_data
 from runs.engine.states import S
@@ -36,6 +37,7 @@ class _Attempt:
     step_run: StepRun
     step: Step
     data: dict[str, Any]
+    plan: VersionPlan
 
 
 def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
@@ -50,7 +52,11 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
         action = get_action(taken.step.action)
         if action is None:
             raise LookupError(f'No action "{taken.step.action}" is installed.')
-        params = resolve_value(taken.step.parameters or {}, taken.data)
+        shown = taken.data
+        if action.shows_answers:
+            # An email: only the confidential answers its step is named to see.
+            shown = visible_data(taken.plan, taken.data, reader_step_id=taken.step.id)
+        params = resolve_value(taken.step.parameters or {}, shown)
         context = ActionContext(
             run_id=run_id,
             step_run_id=step_run_id,
@@ -98,6 +104,7 @@ def _take_attempt(*, run_id: int, step_run_id: int, attempt: int) -> _Attempt | 
         step_run=step_run,
         step=plan.steps[step_run.step_id],
         data=run_data(run, step_runs, plan),
+        plan=plan,
     )
 
 

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.core.management import call_command
+from django.test import Client
 
 from demo.models import Employee
 from orchestrator.models import (
@@ -24,6 +25,7 @@ from orchestrator.validation import validate_version
 from runs import engine
 from runs.models import Run, StageRun
 from tests.runs.engine_helpers import complete, statuses, waiting, work_background
+from workitems import services
 from workitems.models import WorkItem
 
 User = get_user_model()
@@ -331,3 +333,59 @@ def test_seeded_launch_on_hold_goes_back_to_readiness_then_launches():
     run.refresh_from_db()
     assert (run.status, run.outcome) == (Run.Status.COMPLETED, "launched")
     assert StageRun.objects.filter(run=run, stage__key="readiness").count() == 2
+
+
+@pytest.mark.django_db
+def test_seeded_loan_review_cannot_be_handed_to_the_applicant():
+    seed()
+    cast = users()
+    run = engine.launch("loan-approval", started_by=cast["applicant"])
+    complete(
+        run, "application", cast["applicant"], applicant_name="Sam", amount=900.0, purpose="Bike"
+    )
+    item = WorkItem.objects.get(step_run=waiting(run, "underwriting"))
+
+    with pytest.raises(services.Excluded) as refused:
+        services.reassign_work_item(item=item, user=cast["underwriter"], to_user=cast["applicant"])
+
+    assert str(refused.value) == (
+        'Applicant started this run and cannot complete "Underwriting review".'
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seeded_onboarding_hides_the_salary_from_it_and_hr_cannot_approve_their_own_hire(
+    live_server, settings
+):
+    settings.PAYROLL_API_URL = live_server.url + "/demo/payroll/employees/"
+    seed()
+    cast = users()
+    run = engine.launch("employee-onboarding", started_by=cast["hr"])
+    complete(
+        run,
+        "new_hire_form",
+        cast["hr"],
+        full_name="Maya Lin",
+        email="maya@example.com",
+        start_date="2026-01-05",
+        department="Engineering",
+        job_title="Data engineer",
+        manager=cast["hr"].pk,  # HR names themself as the approving manager.
+        annual_salary=85000.0,
+    )
+    provision = WorkItem.objects.get(step_run=waiting(run, "provision_it"))
+    it = Client()
+    it.force_login(cast["it"])
+    page = it.get(f"/inbox/{provision.pk}/").content.decode()
+    assert "Maya Lin" in page and "Annual salary" not in page and "85,000" not in page
+
+    WorkItem.objects.filter(pk=provision.pk).update(owner=cast["it"])
+    complete(run, "provision_it", cast["it"], laptop_model="Dell XPS 13", accounts_created=True)
+    complete(run, "assign_desk", cast["facilities2"], building="North", desk_number="4.12")
+    assert work_background(run) == 1  # Set up payroll.
+
+    approval = WorkItem.objects.get(step_run=waiting(run, "manager_approval"))
+    assert approval.assignee_user is None
+    assert approval.unassigned_because.startswith(
+        'HR completed "New hire form" and cannot complete "Manager approval".'
+    )

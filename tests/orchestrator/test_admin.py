@@ -234,6 +234,29 @@ def test_step_page_offers_only_its_versions_stages_and_steps(admin_client, draft
     assert set(form.fields["screen_flow"].queryset) == set(draft.screen_flows.all())
 
 
+def test_exclusions_and_confidential_readers_offer_only_the_versions_steps(
+    admin_client, draft, active
+):
+    step = draft.steps.get(key="decide")
+    field = Field.objects.get(screen__flow__version=draft, key="amount")
+
+    step_form = (
+        admin_client.get(reverse("admin:orchestrator_step_change", args=[step.pk]))
+        .context["adminform"]
+        .form
+    )
+    field_form = (
+        admin_client.get(reverse("admin:orchestrator_field_change", args=[field.pk]))
+        .context["adminform"]
+        .form
+    )
+
+    assert "exclude_starter" in step_form.fields
+    assert set(step_form.fields["exclude_completers_of"].queryset) == set(draft.steps.all())
+    assert "confidential" in field_form.fields
+    assert set(field_form.fields["visible_to_steps"].queryset) == set(draft.steps.all())
+
+
 def test_editing_a_draft_in_the_admin_saves(admin_client, draft):
     stage = draft.stages.get(key="review")
     url = reverse("admin:orchestrator_stage_change", args=[stage.pk])

@@ -3,7 +3,7 @@
 import pytest
 
 from orchestrator.models import Field, OrchestrationVersion, Screen, StageRoute, Step
-from orchestrator.specs import build
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from orchestrator.validation import validate_version
 from tests.orchestrator.flows import request_and_review
 
@@ -52,7 +52,8 @@ def active():
 def test_new_draft_copies_the_whole_tree(active, django_assert_max_num_queries):
     before = tree(active)
 
-    with django_assert_max_num_queries(20):
+    # One read per table and link table (dependencies, exclusions, confidential readers).
+    with django_assert_max_num_queries(21):
         draft = active.new_draft()
 
     assert (draft.status, draft.number, draft.orchestration) == ("draft", 2, active.orchestration)
@@ -104,3 +105,29 @@ def test_the_draft_can_be_changed_and_activated(active):
     active.refresh_from_db()
     assert active.status == OrchestrationVersion.Status.RETIRED
     assert active.steps.get(key="check").label == "Check"
+
+
+def test_separation_of_duties_and_confidential_readers_are_copied_into_the_draft():
+    form = StepSpec(
+        "form",
+        assignee="starter",
+        fields=[FieldSpec("salary", type="decimal", confidential=True, visible_to=["approve"])],
+    )
+    approve = StepSpec(
+        "approve", assignee="starter", exclude_starter=False, exclude_completers_of=["form"]
+    )
+    active = build(
+        OrchestrationSpec(
+            "duties", stages=[StageSpec("one", steps=[form]), StageSpec("two", steps=[approve])]
+        )
+    )
+
+    draft = active.new_draft()
+
+    copied = draft.steps.get(key="approve")
+    assert [step.pk for step in copied.exclude_completers_of.all()] == [
+        draft.steps.get(key="form").pk
+    ]
+    salary = Field.objects.get(screen__flow__version=draft, key="salary")
+    assert salary.confidential
+    assert list(salary.visible_to_steps.all()) == [copied]

@@ -3,7 +3,7 @@
 import pytest
 
 from orchestrator.models import Field, Screen, ScreenFlow, Stage, StageRoute, Step
-from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from orchestrator.validation import Definition, check_duplicate_keys, validate_version
 from tests.orchestrator.flows import request_and_review
 
@@ -381,3 +381,65 @@ def test_every_problem_is_reported_at_once(version):
     Stage.objects.filter(key="review").update(exit_condition="(")
 
     assert len(validate_version(version)) == 3
+
+
+# Separation of duties and confidential fields ---------------------------------------------------
+
+
+def duties(approve: StepSpec, *, same_stage: bool = False):
+    form = StepSpec("form", "Form", assignee="starter", fields=[FieldSpec("amount")])
+    stages = (
+        [StageSpec("one", steps=[form, approve])]
+        if same_stage
+        else [StageSpec("one", steps=[form]), StageSpec("two", steps=[approve])]
+    )
+    return build(OrchestrationSpec("duties", stages=stages), activate=False)
+
+
+def test_excluding_the_completers_of_an_earlier_step_is_valid(assignee):
+    approve = StepSpec("approve", "Approve", assignee="user:ana", exclude_completers_of=["form"])
+    assert validate_version(duties(approve)) == []
+
+
+def test_excluding_the_completers_of_a_step_that_does_not_come_before_is_refused(assignee):
+    approve = StepSpec("approve", "Approve", assignee="user:ana", exclude_completers_of=["form"])
+
+    assert validate_version(duties(approve, same_stage=True)) == [
+        'Step "Approve" excludes whoever completed "Form", which does not come before it; '
+        "name only steps of earlier stages, or steps of its own stage it depends on."
+    ]
+    depending = StepSpec(
+        "approve",
+        "Approve",
+        assignee="user:ana",
+        exclude_completers_of=["form"],
+        depends_on=["form"],
+    )
+    assert validate_version(duties(depending, same_stage=True)) == []
+
+
+def test_a_step_for_the_starter_cannot_exclude_the_starter():
+    approve = StepSpec("approve", "Approve", assignee="starter", exclude_starter=True)
+
+    assert validate_version(duties(approve)) == [
+        'Step "Approve" is for the person who started the run but also excludes them; '
+        "choose another assignee or remove the exclusion."
+    ]
+
+
+def test_a_field_naming_readers_must_be_confidential():
+    form = StepSpec("form", "Form", assignee="starter", fields=[FieldSpec("amount")])
+    approve = StepSpec(
+        "approve", "Approve", assignee="starter", fields=[FieldSpec("note", visible_to=["form"])]
+    )
+    version = build(
+        OrchestrationSpec(
+            "open", stages=[StageSpec("one", steps=[form]), StageSpec("two", steps=[approve])]
+        ),
+        activate=False,
+    )
+
+    assert validate_version(version) == [
+        'Field "Note" on screen "Approve" of screen flow "Approve" names steps that may see it '
+        "but is not confidential, so everyone sees it; tick Confidential or remove the steps."
+    ]

@@ -123,3 +123,26 @@ def test_reminder_and_escalation_emails_are_plain_text_with_the_label_as_written
         assert email.message().get_content_type() == "text/plain"
         assert email.body.startswith(f'"{label}" (<b>NDA</b>)')
         assert "&lt;" not in email.body and "&amp;" not in email.body
+
+
+def test_an_item_is_not_escalated_to_someone_who_may_not_complete_it(assignee, operator):
+    sign = StepSpec(
+        "sign",
+        "Sign the contract",
+        assignee=assignee,
+        escalate_after=DAY,
+        escalate_to=operator,
+        exclude_starter=True,
+    )
+    build(OrchestrationSpec("contract", stages=[StageSpec("sign", steps=[sign])]))
+    item = launch("contract", started_by=operator)
+
+    with time_machine.travel(timezone.now() + DAY + datetime.timedelta(minutes=1)):
+        assert reminders.escalate_overdue() == 1
+
+    item.refresh_from_db()
+    assert item.assignee_user == assignee
+    assert item.escalated_at is not None
+    event = RunEvent.objects.get(kind="work_item.escalated")
+    assert event.data["refused"] == 'Otto started this run and cannot complete "Sign the contract".'
+    assert mail.outbox == []

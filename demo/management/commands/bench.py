@@ -245,7 +245,8 @@ class Command(BaseCommand):
             raise CommandError("The benchmark measures PostgreSQL: set DATABASE_URL.")
         call_command("migrate", verbosity=0)
         call_command("seed_demo", verbosity=0)
-        self.step_keys = dict(Step.objects.values_list("pk", "key"))
+        self.steps = Step.objects.in_bulk()
+        self.step_keys = {pk: step.key for pk, step in self.steps.items()}
         self.queues = Queue.objects.in_bulk()
         users = {
             u.username: u
@@ -323,8 +324,11 @@ class Command(BaseCommand):
                 key = self.step_keys[item.step_id]
                 user = users[WHO[key]]
                 if item.assignee_queue_id:
-                    # What a claim says in the run's log names the queue.
+                    # What a claim says in the run's log names the queue; whether the step
+                    # excludes the claimer is read from its step. The inbox and the claim
+                    # view load both with the item.
                     item.assignee_queue = self.queues[item.assignee_queue_id]
+                    item.step = self.steps[item.step_id]
                     services.claim_work_item(item=item, user=user)
                 services.complete_work_item(item=item, user=user, answers=ANSWERS[key](n, users))
         return run.pk
