@@ -195,5 +195,9 @@ class FieldAdmin(VersionPartAdmin):
         "choices",
         "default",
         "limit_to_group",
+        "max_digits",
+        "decimal_places",
+        "min_value",
+        "max_value",
     ]
     version_paths = {"screen": "flow__version"}

@@ -2,6 +2,8 @@
 its field, never a 500, and nothing the database or the run could not hold is stored: not in
 the draft, not as the step's outputs, not as the record the step creates."""
 
+from decimal import Decimal
+
 import pytest
 
 from demo.models import Employee
@@ -77,6 +79,32 @@ def test_a_decimal_keeps_to_the_digits_of_its_field(login, assignee, form_item):
     assert "no more than 18 digits" in field_errors(too_many_digits, "amount")
     assert_nothing_completed(form_item)
     assert submit(client, form_item, amount="1" * 16 + ".99").status_code == 302
+
+
+def test_a_number_keeps_to_its_fields_bounds(login, assignee):
+    fields = [
+        FieldSpec("seats", "Seats", T.INTEGER, min_value=1, max_value=12),
+        FieldSpec("rate", "Rate", T.DECIMAL, decimal_places=3, min_value=Decimal("0.5")),
+    ]
+    build(
+        OrchestrationSpec(
+            "seats",
+            stages=[StageSpec("s", steps=[StepSpec("pick", assignee=assignee, fields=fields)])],
+        )
+    )
+    item = launch("seats")
+    client = login(assignee)
+
+    low = submit(client, item, seats="0", rate="0.125")
+    high = submit(client, item, seats="13", rate="0.5")
+
+    assert "Enter a number no smaller than 1." in field_errors(low, "seats")
+    assert "Enter a number no smaller than 0.5." in field_errors(low, "rate")
+    assert "Enter a number no larger than 12." in field_errors(high, "seats")
+    assert not field_errors(high, "rate")
+    assert_nothing_completed(item)
+    assert submit(client, item, seats="12", rate="0.625").status_code == 302
+    assert StepRun.objects.get(pk=item.step_run_id).outputs == {"seats": 12, "rate": 0.625}
 
 
 @pytest.mark.parametrize("value", [str(INT64_MAX + 1), str(-(2**63) - 1), "9" * 5000])
