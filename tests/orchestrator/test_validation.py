@@ -297,6 +297,23 @@ def test_action_parameter_with_invalid_template(version):
     ]
 
 
+def test_a_line_break_in_an_email_header_parameter(version):
+    parameters = {
+        "to": ["ana@example.com", "bo@example.com\nBcc: all@example.com"],
+        "subject": "Hello\r\n{{ input.name }}",
+        "body": "Line one\nLine two",  # the body may have line breaks
+        "cc": "=input.cc +\n'@example.com'",  # an expression may span lines
+    }
+    Step.objects.filter(key="check").update(action="send_email", parameters=parameters)
+
+    assert validate_version(version) == [
+        'Step "Check": Parameter "to" of action "send_email" must be one line; remove its line '
+        "breaks.",
+        'Step "Check": Parameter "subject" of action "send_email" must be one line; remove its '
+        "line breaks.",
+    ]
+
+
 def test_route_go_to_without_target(version):
     StageRoute.objects.create(stage=stage(version, "request"), action="go_to", target_stage=None)
 
