@@ -84,7 +84,7 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
     sort = request.GET.get("sort", "due")
     if sort not in dict(queries.SORT_CHOICES):
         sort = "due"
-    orchestration_id = _int_or_none(request.GET.get("orchestration"))
+    orchestration_id = _id_or_none(request.GET.get("orchestration"))
     page = queries.inbox_page(
         request.user,
         show=show,
@@ -123,6 +123,13 @@ def _int_or_none(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
+
+
+def _id_or_none(value: str | None) -> int | None:
+    """A row id from a query parameter: None unless it is one the database can hold (SQLite
+    raises on a larger number instead of finding nothing)."""
+    number = _int_or_none(value)
+    return number if number is not None and 0 < number < 2**63 else None
 
 
 # A work item ------------------------------------------------------------------------------

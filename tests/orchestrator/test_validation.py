@@ -408,7 +408,7 @@ def test_number_field_within_bounds_is_fine(version):
         screen=screen, key="n", label="N", type="decimal", max_digits=30, decimal_places=30
     )
     Field.objects.create(
-        screen=screen, key="m", label="M", type="integer", min_value=-(2**63), max_value=5
+        screen=screen, key="m", label="M", type="integer", min_value=-(10**15), max_value=5
     )
 
     assert validate_version(version) == []
