@@ -11,7 +11,8 @@ from django.db import models
 
 def new_record(model: type[models.Model], answers: dict[str, Any]) -> models.Model:
     """An unsaved record of `model` from the answers, validated by its `full_clean()` on the
-    fields the answers fill (the others keep the model's defaults). Raises ValidationError,
+    fields the answers fill (the others keep the model's defaults; relations are not looked
+    up). Raises ValidationError,
     whose `message_dict` is keyed by answer key (NON_FIELD_ERRORS for the whole record)."""
     values: dict[str, Any] = {}
     for field in model._meta.concrete_fields:
@@ -22,8 +23,14 @@ def new_record(model: type[models.Model], answers: dict[str, Any]) -> models.Mod
             value = None
         values[field.attname if field.is_relation else field.name] = value
     record = model(**values)
+    # A relation is not looked up again (a query under the run lock): a person field offers
+    # only existing users, and the database's foreign key stands behind it.
     record.full_clean(
-        exclude=[field.name for field in model._meta.fields if field.name not in answers]
+        exclude=[
+            field.name
+            for field in model._meta.fields
+            if field.name not in answers or field.is_relation
+        ]
     )
     return record
 
