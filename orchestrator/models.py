@@ -258,6 +258,29 @@ class Field(VersionPart):
         related_name="+",
         help_text="Steps (of this version) whose people see a confidential answer.",
     )
+    # For a decimal field: the answer's digits in all and after the point (as a model's
+    # DecimalField has them), so that a number the run data cannot hold is a field error.
+    max_digits = models.PositiveSmallIntegerField(
+        default=18, help_text="For a decimal number: how many digits in all."
+    )
+    decimal_places = models.PositiveSmallIntegerField(
+        default=2, help_text="For a decimal number: how many of the digits after the point."
+    )
+    # For a whole or decimal number: the smallest and largest answer accepted.
+    min_value = models.DecimalField(
+        max_digits=30,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="For a number: the smallest answer accepted. Empty: no lower bound.",
+    )
+    max_value = models.DecimalField(
+        max_digits=30,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="For a number: the largest answer accepted. Empty: no upper bound.",
+    )
 
     class Meta:
         ordering = ["screen", "position", "id"]

@@ -9,6 +9,7 @@ the version is built. Labels left empty are made from the key ("new_hire" -> "Ne
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
@@ -50,6 +51,10 @@ class FieldSpec:
     # (keys) and operators who view runs.
     confidential: bool = False
     visible_to: Sequence[str] = ()
+    max_digits: int = 18  # A decimal field's digits in all, and after the point.
+    decimal_places: int = 2
+    min_value: Decimal | int | None = None  # A number field's smallest and largest answer.
+    max_value: Decimal | int | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,10 @@ def _build_screen_flow(version: OrchestrationVersion, label: str, spec: StepSpec
                     _group(field_spec.limit_to_group) if field_spec.limit_to_group else None
                 ),
                 confidential=field_spec.confidential,
+                max_digits=field_spec.max_digits,
+                decimal_places=field_spec.decimal_places,
+                min_value=field_spec.min_value,
+                max_value=field_spec.max_value,
             )
             for position, field_spec in enumerate(screen_spec.fields)
         )

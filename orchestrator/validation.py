@@ -26,6 +26,10 @@ RESERVED_STEP_KEYS = {
     "run": "the run itself",
 }
 FIELD_TYPES_WITH_CHOICES = {Field.Type.CHOICE, Field.Type.MULTIPLE_CHOICE, Field.Type.DECISION}
+# A decimal answer is kept as a number in the run data: more digits than this mean nothing.
+MAX_DECIMAL_DIGITS = 30
+# CEL's whole numbers are signed 64-bit (workitems/forms.py bounds the answers alike).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass
@@ -364,6 +368,32 @@ def check_fields(definition: Definition) -> Iterable[str]:
     for item in definition.fields:
         if item.type in FIELD_TYPES_WITH_CHOICES:
             yield from _choice_problems(f"Field {_field_name(item)}", item)
+        if item.type in (Field.Type.INTEGER, Field.Type.DECIMAL):
+            yield from _number_problems(f"Field {_field_name(item)}", item)
+
+
+def _number_problems(where: str, item: Field) -> Iterable[str]:
+    if item.type == Field.Type.DECIMAL:
+        if not 1 <= item.max_digits <= MAX_DECIMAL_DIGITS:
+            yield (
+                f"{where} allows {item.max_digits} digits; choose between 1 and "
+                f"{MAX_DECIMAL_DIGITS}."
+            )
+        elif item.decimal_places > item.max_digits:
+            yield (
+                f"{where} has {item.decimal_places} digits after the point but only "
+                f"{item.max_digits} in all; allow more digits or fewer after the point."
+            )
+    low, high = item.min_value, item.max_value
+    if low is not None and high is not None and low > high:
+        yield f"{where} has a smallest answer larger than its largest; swap them."
+    if item.type == Field.Type.INTEGER and any(
+        bound is not None and not INT64_MIN <= bound <= INT64_MAX for bound in (low, high)
+    ):
+        yield (
+            f"{where} has a bound expressions cannot hold; whole numbers go from "
+            f"{INT64_MIN:,} to {INT64_MAX:,}."
+        )
 
 
 def _choice_problems(where: str, item: Field) -> Iterable[str]:

@@ -1,10 +1,24 @@
 """Forms of the run history dashboard: the run list filters and the operator's reason."""
 
+import datetime
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 from orchestrator.models import Orchestration
 from runs.models import Run
 from runs.selectors.list_page import RunFilters
+
+# The dates a filter may name: the day after the last one, or a day in another time zone,
+# is still a date Python and the database hold (9999-12-31 plus a day is not).
+FIRST_DATE, LAST_DATE = datetime.date(1900, 1, 1), datetime.date(2999, 12, 31)
+
+
+def in_date_range(value: datetime.date) -> None:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValidationError(
+            f"Enter a date between {FIRST_DATE.year} and {LAST_DATE.year}.", code="out_of_range"
+        )
 
 
 class RunFilterForm(forms.Form):
@@ -25,10 +39,16 @@ class RunFilterForm(forms.Form):
         label="Status", required=False, choices=[("", "Any status"), *Run.Status.choices]
     )
     started_from = forms.DateField(
-        label="Started from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Started from",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[in_date_range],
     )
     started_to = forms.DateField(
-        label="Started until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Started until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[in_date_range],
     )
     overdue = forms.BooleanField(label="Has an overdue step", required=False)
     failed = forms.BooleanField(label="Has a failed step", required=False)

@@ -4,7 +4,12 @@ Answers are stored as the step's outputs in JSON: text, long text, email, URL an
 strings; integer an int; decimal a float; date and datetime ISO strings; yes/no a bool;
 multiple choice a list of strings; a person the user's id; a decision the chosen value.
 A draft keeps what was typed as raw form values (strings, lists of strings for multiple
-choice), so that a half-filled screen comes back exactly as it was left.
+choice), so that a half-filled screen comes back exactly as it was left; but never what no
+answer may hold (a NUL character, which PostgreSQL cannot store, or more than a field takes).
+
+Every answer fits what the run data and its expressions hold: whole numbers are signed 64-bit
+(CEL's int), decimals keep to their field's digits (no infinity, no 1e400), one-line text
+has no line breaks (an answer may end up in an email header), text has a length bound.
 
 The operator's forms of the run page live here too: reassigning a work item, and correcting
 the answers of a completed step (`AnswersForm`, given to the run page by the interactive step
@@ -18,6 +23,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -27,6 +33,20 @@ from runs.forms import ReasonForm
 
 T = Field.Type
 YES_NO = [("yes", "Yes"), ("no", "No")]
+# CEL evaluates whole numbers as signed 64-bit integers: a larger answer would fail the run
+# at the first condition that reads it.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The most characters an answer of each text type takes; other types' raw values are bounded
+# by RAW_LIMIT in the draft (no valid number, date or choice is that long).
+LENGTH_LIMITS = {T.TEXT: 1000, T.LONG_TEXT: 10_000, T.EMAIL: 254, T.URL: 2000}
+RAW_LIMIT = 1000
+one_line = RegexValidator(
+    r"[\r\n]", inverse_match=True, message="Keep this on one line, without line breaks."
+)
+NUMBER_ERRORS = {
+    "min_value": "Enter a number no smaller than %(limit_value)s.",
+    "max_value": "Enter a number no larger than %(limit_value)s.",
+}
 
 
 class PersonChoiceField(forms.ModelChoiceField):
@@ -46,17 +66,46 @@ def _choice_error(field: Field) -> str:
     return "Make a choice."
 
 
+def _plain(number: decimal.Decimal) -> decimal.Decimal:
+    """A bound as a person reads it: 5, not 5.0000000000 (nor 5E+0)."""
+    integral = number.to_integral_value()
+    return integral.quantize(decimal.Decimal(1)) if number == integral else number.normalize()
+
+
+def _bounds(field: Field, low: Any = None, high: Any = None) -> dict[str, Any]:
+    """The field's min and max value, within [low, high] when those are given."""
+    if field.min_value is not None:
+        low = field.min_value if low is None else max(low, field.min_value)
+    if field.max_value is not None:
+        high = field.max_value if high is None else min(high, field.max_value)
+    return {
+        "min_value": _plain(low) if isinstance(low, decimal.Decimal) else low,
+        "max_value": _plain(high) if isinstance(high, decimal.Decimal) else high,
+    }
+
+
 def _form_field(field: Field) -> forms.Field:
     common = {"label": field.label, "required": field.required, "help_text": field.help_text}
     pairs = field.choice_pairs
     if field.type == T.LONG_TEXT:
         return forms.CharField(
-            max_length=10_000, widget=forms.Textarea(attrs={"rows": 4}), **common
+            max_length=LENGTH_LIMITS[T.LONG_TEXT],
+            widget=forms.Textarea(attrs={"rows": 4}),
+            **common,
         )
     if field.type == T.INTEGER:
-        return forms.IntegerField(**common)
+        return forms.IntegerField(
+            **_bounds(field, INT64_MIN, INT64_MAX), error_messages=NUMBER_ERRORS, **common
+        )
     if field.type == T.DECIMAL:
-        return forms.DecimalField(widget=forms.NumberInput(attrs={"step": "any"}), **common)
+        return forms.DecimalField(
+            max_digits=field.max_digits,
+            decimal_places=field.decimal_places,
+            widget=forms.NumberInput(attrs={"step": "any"}),
+            error_messages=NUMBER_ERRORS,
+            **_bounds(field),
+            **common,
+        )
     if field.type == T.DATE:
         return forms.DateField(
             widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), **common
@@ -82,9 +131,11 @@ def _form_field(field: Field) -> forms.Field:
             choices=pairs, widget=forms.CheckboxSelectMultiple, **common
         )
     if field.type == T.EMAIL:
-        return forms.EmailField(max_length=254, **common)
+        return forms.EmailField(max_length=LENGTH_LIMITS[T.EMAIL], validators=[one_line], **common)
     if field.type == T.URL:
-        return forms.URLField(max_length=2000, assume_scheme="https", **common)
+        return forms.URLField(
+            max_length=LENGTH_LIMITS[T.URL], assume_scheme="https", validators=[one_line], **common
+        )
     if field.type == T.USER:
         people = get_user_model().objects.filter(is_active=True)
         if field.limit_to_group_id:
@@ -102,7 +153,7 @@ def _form_field(field: Field) -> forms.Field:
             error_messages={"required": _choice_error(field)},
             **common,
         )
-    return forms.CharField(max_length=1000, **common)
+    return forms.CharField(max_length=LENGTH_LIMITS[T.TEXT], validators=[one_line], **common)
 
 
 class ScreenForm(forms.Form):
@@ -155,20 +206,39 @@ def to_answer(field: Field, value: Any) -> Any:
     return value
 
 
-def raw_values(fields: Iterable[Field], data: Mapping) -> dict[str, Any]:
-    """What the user typed on a screen, as it came in (for the draft). A decision is there
-    only when its button was pressed (on a screen before the last, it is kept for Complete)."""
+def raw_values(fields: Iterable[Field], data: Mapping) -> tuple[dict[str, Any], list[str]]:
+    """What the user typed on a screen, as it came in, for the draft; and the keys of the
+    fields whose value is too long to keep (left out: the draft keeps what it had). NUL
+    characters are dropped. A decision is there only when its button was pressed (on a
+    screen before the last, it is kept for Complete)."""
     values: dict[str, Any] = {}
+    too_long: list[str] = []
     for field in fields:
         if field.type == T.DECISION:
-            if data.get(field.key):
-                values[field.key] = str(data[field.key])
-            continue
-        if field.type == T.MULTIPLE_CHOICE:
-            values[field.key] = list(data.getlist(field.key)) if hasattr(data, "getlist") else []
+            value = _without_nul(str(data.get(field.key, "")))
+            if not value:
+                continue
+        elif field.type == T.MULTIPLE_CHOICE:
+            items = data.getlist(field.key) if hasattr(data, "getlist") else []
+            value = [_without_nul(str(item)) for item in items]
         else:
-            values[field.key] = str(data.get(field.key, ""))
-    return values
+            value = _without_nul(str(data.get(field.key, "")))
+        if _too_long(field, value):
+            too_long.append(field.key)
+        else:
+            values[field.key] = value
+    return values, too_long
+
+
+def _without_nul(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+def _too_long(field: Field, value: str | list[str]) -> bool:
+    limit = LENGTH_LIMITS.get(field.type, RAW_LIMIT)
+    if isinstance(value, list):
+        return len(value) > len(field.choice_pairs) or any(len(item) > limit for item in value)
+    return len(value) > limit
 
 
 def initial_values(

@@ -83,7 +83,7 @@ def inbox(request: AuthenticatedRequest) -> HttpResponse:
     sort = request.GET.get("sort", "due")
     if sort not in dict(queries.SORT_CHOICES):
         sort = "due"
-    orchestration_id = _int_or_none(request.GET.get("orchestration"))
+    orchestration_id = _id_or_none(request.GET.get("orchestration"))
     page = queries.inbox_page(
         request.user,
         show=show,
@@ -124,6 +124,13 @@ def _int_or_none(value: str | None) -> int | None:
         return None
 
 
+def _id_or_none(value: str | None) -> int | None:
+    """A row id from a query parameter: None unless it is one the database can hold (SQLite
+    raises on a larger number instead of finding nothing)."""
+    number = _int_or_none(value)
+    return number if number is not None and 0 < number < 2**63 else None
+
+
 # A work item ------------------------------------------------------------------------------
 
 
@@ -149,15 +156,20 @@ def submit_screen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         # A stale form: say why, and keep what the user typed on screen.
         message = services.closed_message(item)
         return _render_work_item(request, item, view=view, form=form, index=index, error=message)
-    values = raw_values(fields, request.POST)
-    back = request.POST.get("_nav") == "back"
+    values, too_long = raw_values(fields, request.POST)
+    # Back keeps what was typed without validating, unless some of it cannot be kept: then
+    # the screen stays, with its errors.
+    back = request.POST.get("_nav") == "back" and not too_long
     try:
         if back:
             services.save_draft(
                 item=item, user=request.user, screen=max(index - 1, 0), values=values
             )
             return _render_work_item(request, item, view=view, index=max(index - 1, 0))
-        if not form.is_valid():
+        if not form.is_valid() or too_long:
+            for key in too_long:
+                if key not in form.errors:
+                    form.add_error(key, "This answer is too long.")
             services.save_draft(item=item, user=request.user, screen=index, values=values)
             form.focus_first_error()
             return _render_work_item(request, item, view=view, form=form, index=index)
@@ -189,6 +201,8 @@ def submit_screen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         services.complete_work_item(item=item, user=request.user, answers=answers)
     except services.NotAllowed as exc:
         return _forbidden(request, exc)
+    except engine.RecordRefused as exc:
+        return _show_refused_answers(request, item, view, screens, index, form, exc.errors)
     except (services.WorkItemError, engine.EngineError) as exc:
         return _render_work_item(request, item, view=view, form=form, index=index, error=str(exc))
     messages.success(
@@ -196,6 +210,46 @@ def submit_screen(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         f"Thanks — '{item.step.label}' is complete. {queries.what_happens_next(item.run_id)}",
     )
     return _redirect(request, reverse("workitems:inbox"))
+
+
+def _show_refused_answers(
+    request: AuthenticatedRequest,
+    item: WorkItem,
+    view: queries.RunView,
+    screens: list,
+    index: int,
+    form: ScreenForm,
+    errors: dict[str, list[str]],
+) -> HttpResponse:
+    """Show the first screen holding an answer the step's record refused, with the record's
+    errors beside its fields (an earlier screen's answers come from the draft); an error on
+    the record as a whole is shown above the current screen's fields."""
+    fields_by_screen = [list(screen.fields.all()) for screen in screens]
+    shown, refused = index, []
+    for screen_index, screen_fields in enumerate(fields_by_screen):
+        refused = [f.key for f in screen_fields if f.key in errors]
+        if refused:
+            shown = screen_index
+            break
+    if shown != index:
+        form = ScreenForm(
+            fields_by_screen[shown], data=form_data(fields_by_screen[shown], item.draft or {})
+        )
+    form.is_valid()
+    answered = {f.key for screen_fields in fields_by_screen for f in screen_fields}
+    for key, messages_of_key in errors.items():
+        if key in refused or key not in answered:
+            for message in messages_of_key:
+                form.add_error(key if key in refused else None, message)
+    form.focus_first_error()
+    return _render_work_item(
+        request,
+        item,
+        view=view,
+        form=form,
+        index=shown,
+        error="Please check the answers on this screen.",
+    )
 
 
 def _render_work_item(

@@ -11,6 +11,7 @@ from orchestrator.actions import (  # noqa: F401  (registers the built-in action
 from orchestrator.actions.registry import (
     ActionContext,
     ActionFailed,
+    InvalidParameter,
     LaunchChild,
     Param,
     Result,
@@ -23,6 +24,7 @@ from orchestrator.actions.registry import (
 __all__ = [
     "ActionContext",
     "ActionFailed",
+    "InvalidParameter",
     "LaunchChild",
     "Param",
     "Result",

@@ -24,6 +24,15 @@ from typing import Any
 class ActionFailed(Exception):
     """An action's own clear failure ("Payroll API answered 503"); the attempt is retried."""
 
+    retryable = True
+
+
+class InvalidParameter(ActionFailed):
+    """A parameter's value that another attempt cannot change (it is made from the run
+    data): the step fails at once, saying what to correct."""
+
+    retryable = False
+
 
 @dataclass(frozen=True)
 class Param:
@@ -31,6 +40,9 @@ class Param:
     type: type | tuple[type, ...] = str
     required: bool = False
     help: str = ""
+    # The value must be one line: it goes into a header (an email's To or Subject), where
+    # a line break would start another header.
+    one_line: bool = False
 
 
 @dataclass
@@ -117,7 +129,28 @@ class Action:
                 problems.append(
                     f'Parameter "{param.name}" of action "{self.key}" has the wrong type.'
                 )
+            # A CEL expression ("=...") may span lines; a template's line breaks are output.
+            literal = not (isinstance(value, str) and value.startswith("="))
+            if param.one_line and literal and _has_line_break(value):
+                problems.append(
+                    f'Parameter "{param.name}" of action "{self.key}" must be one line; remove '
+                    "its line breaks."
+                )
         return problems
+
+    def line_broken(self, params: dict[str, Any]) -> list[str]:
+        """The one-line parameters whose resolved value has a line break."""
+        return [
+            param.name
+            for param in self.params
+            if param.one_line and _has_line_break(params.get(param.name))
+        ]
+
+
+def _has_line_break(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_line_break(item) for item in value)
+    return isinstance(value, str) and ("\r" in value or "\n" in value)
 
 
 _registry: dict[str, Action] = {}

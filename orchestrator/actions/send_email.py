@@ -9,11 +9,13 @@ from orchestrator.actions.registry import ActionFailed, Param, register_action
 @register_action(
     "send_email",
     params=[
-        Param("to", (str, list), required=True, help="An address, or a list of them."),
-        Param("subject", str, required=True, help="A template over the run data."),
+        Param(
+            "to", (str, list), required=True, help="An address, or a list of them.", one_line=True
+        ),
+        Param("subject", str, required=True, help="A template over the run data.", one_line=True),
         Param("body", str, required=True, help="A template over the run data."),
-        Param("from_email", str),
-        Param("cc", (str, list)),
+        Param("from_email", str, one_line=True),
+        Param("cc", (str, list), one_line=True),
     ],
     shows_answers=True,
 )

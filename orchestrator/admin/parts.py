@@ -203,6 +203,10 @@ class FieldAdmin(VersionPartAdmin):
         "limit_to_group",
         "confidential",
         "visible_to_steps",
+        "max_digits",
+        "decimal_places",
+        "min_value",
+        "max_value",
     ]
     filter_horizontal = ["visible_to_steps"]
     version_paths = {"screen": "flow__version"}

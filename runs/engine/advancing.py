@@ -8,6 +8,7 @@ completing an interactive step.
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from orchestrator.expressions import ExpressionError, MissingData, condition_holds
@@ -18,6 +19,7 @@ from runs.engine.data import jsonable, record_snapshot
 from runs.engine.errors import (
     CompletionRefused,
     OrchestrationNotFound,
+    RecordRefused,
     RunNotActive,
     StepNotWaiting,
     completed_by_label,
@@ -27,6 +29,7 @@ from runs.engine.states import STEP_DONE, STEP_OPEN, S
 from runs.engine.unit import RunState, active_version_id, new_run_transaction, run_transaction
 from runs.kinds import StepCannotStart, StepRefused, StepStart, get_kind
 from runs.models import Run, StageRun, StepRun
+from runs.records import new_record
 
 G = StageRun.Status
 R = Run.Status
@@ -341,17 +344,14 @@ def _excluded(state: RunState, step: Step) -> dict[int, str]:
 
 
 def _create_record(state: RunState, step: Step, outputs: dict[str, Any]) -> None:
-    """Create the step's record from the answers (fields matched by name) and relate it."""
+    """Create the step's record from the answers (fields matched by name) and relate it.
+    Answers the model refuses refuse the completion (the screen flow checks them first)."""
     model = step.creates_record.model_class()
-    values = {}
-    for field in model._meta.concrete_fields:
-        if field.primary_key or field.name not in outputs:
-            continue
-        value = outputs[field.name]
-        if value in ("", None) and field.null:
-            value = None
-        values[field.attname if field.is_relation else field.name] = value
-    record = model.objects.create(**values)
+    try:
+        record = new_record(model, outputs)
+    except ValidationError as exc:
+        raise RecordRefused(model, exc) from exc
+    record.save()
     context = dict(state.run.context)
     context["record"] = record_snapshot(record)
     state.set_run(

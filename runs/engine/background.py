@@ -15,7 +15,14 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 
-from orchestrator.actions import ActionContext, LaunchChild, Result, Suspend, get_action
+from orchestrator.actions import (
+    ActionContext,
+    InvalidParameter,
+    LaunchChild,
+    Result,
+    Suspend,
+    get_action,
+)
 from orchestrator.expressions import resolve_value
 from orchestrator.models import OrchestrationVersion, Step
 from orchestrator.plan import VersionPlan, load_plan
@@ -48,6 +55,7 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
         return
     outcome: Any
     error = tb = ""
+    retry = True
     try:
         action = get_action(taken.step.action)
         if action is None:
@@ -57,6 +65,13 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
             # An email: only the confidential answers its step is named to see.
             shown = visible_data(taken.plan, taken.data, reader_step_id=taken.step.id)
         params = resolve_value(taken.step.parameters or {}, shown)
+        broken = action.line_broken(params)
+        if broken:
+            names = " and ".join(f'"{name}"' for name in broken)
+            raise InvalidParameter(
+                f'The {names} of step "{taken.step.label}" must be one line, but the run data '
+                "put a line break in it; correct that data and retry the step."
+            )
         context = ActionContext(
             run_id=run_id,
             step_run_id=step_run_id,
@@ -75,6 +90,7 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
     except Exception as exc:
         outcome = None
         error = str(exc) or exc.__class__.__name__
+        retry = getattr(exc, "retryable", True)
         tb = traceback_module.format_exc()
         logger.warning(
             "run %s step run %s attempt %s failed: %s", run_id, step_run_id, attempt, error
@@ -86,6 +102,7 @@ def execute_attempt(*, run_id: int, step_run_id: int, attempt: int) -> None:
         outcome=outcome,
         error=error,
         traceback=tb,
+        retry=retry,
     )
 
 
@@ -116,16 +133,18 @@ def record_attempt(
     outcome: Any = None,
     error: str = "",
     traceback: str = "",
+    retry: bool = True,
 ) -> None:
     """Record what an attempt of a background step gave: outputs, a wait, a child run, or an
-    error (retried with back-off up to the step's limit, then the run fails)."""
+    error (retried with back-off up to the step's limit, then the run fails; at once when
+    `retry` is false: another attempt would fail alike)."""
     with run_transaction(run_id) as state:
         step_run = state.step_run(step_run_id)
         if step_run.status != S.RUNNING or step_run.attempts != attempt:
             return  # A stale result: the step was skipped, cancelled or timed out meanwhile.
         step = state.plan.steps[step_run.step_id]
         if error:
-            _attempt_failed(state, step_run, step, error, traceback)
+            _attempt_failed(state, step_run, step, error, traceback, retry=retry)
         elif isinstance(outcome, Suspend):
             state.move(
                 step_run, S.WAITING, outputs=jsonable(outcome.outputs), timer_due_at=outcome.until
@@ -149,9 +168,11 @@ def record_attempt(
         advance(state)
 
 
-def _attempt_failed(state: RunState, step_run: StepRun, step: Step, error: str, tb: str) -> None:
+def _attempt_failed(
+    state: RunState, step_run: StepRun, step: Step, error: str, tb: str, *, retry: bool = True
+) -> None:
     attempt = step_run.attempts
-    if attempt <= step.max_retries:
+    if retry and attempt <= step.max_retries:
         delay = step.retry_backoff_seconds * (2 ** (attempt - 1))
         next_at = state.now + datetime.timedelta(seconds=delay)
         state.move(
@@ -171,7 +192,9 @@ def _attempt_failed(state: RunState, step_run: StepRun, step: Step, error: str, 
     state.event("step.failed", step_run=step_run, attempt=attempt, error=error)
     fail_run(
         state,
-        f'"{step.label}" failed after {attempt} attempts: {error}',
+        f'"{step.label}" failed after {attempt} attempts: {error}'
+        if retry
+        else f'"{step.label}" failed: {error}',
         stage_run=step_run.stage_run,
     )
 

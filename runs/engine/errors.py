@@ -1,5 +1,7 @@
 """What the engine refuses, as exceptions whose str() is a sentence for a business user."""
 
+from django.core.exceptions import ValidationError
+
 from orchestrator.dates import said_when
 from runs.answers import person_label
 from runs.models import Run, StepRun
@@ -76,6 +78,23 @@ class AnswersInvalid(EngineError):
 
 class CompletionRefused(EngineError):
     """The step's kind refused the person (e.g. the work item was reassigned meanwhile)."""
+
+
+class RecordRefused(EngineError):
+    """The record the step creates refuses the answers (its model's own validation); the
+    screen flow checks them first, so this is for callers that do not."""
+
+    def __init__(self, model, error: ValidationError):
+        self.errors = error.message_dict
+        fields = {field.name: field for field in model._meta.fields}
+        problems = [
+            f"{fields[key].verbose_name}: {message}" if key in fields else message
+            for key, messages in self.errors.items()
+            for message in messages
+        ]
+        super().__init__(
+            f"The answers do not fit the new {model._meta.verbose_name}: {' '.join(problems)}"
+        )
 
 
 def completed_by_label(step_run: StepRun) -> str | None:

@@ -1,6 +1,8 @@
 """The definitions in the admin: pages render, locked versions are read-only, and the
 Validate / Activate / New draft buttons answer with messages."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.urls import reverse
@@ -278,6 +280,31 @@ def test_editing_a_draft_in_the_admin_saves(admin_client, draft):
     assert response.status_code == 302
     stage.refresh_from_db()
     assert (stage.label, stage.position) == ("Final review", 5)
+
+
+def test_a_number_fields_digits_and_bounds_are_edited_in_the_admin(admin_client, draft):
+    field = Field.objects.filter(screen__flow__version=draft).first()
+    url = reverse("admin:orchestrator_field_change", args=[field.pk])
+    data = {
+        "screen": field.screen_id,
+        "position": 0,
+        "key": "amount",
+        "label": "Amount",
+        "type": "decimal",
+        "required": "on",
+        "choices": "[]",
+        "max_digits": 10,
+        "decimal_places": 4,
+        "min_value": "0.5",
+        "max_value": "1000",
+    }
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    field.refresh_from_db()
+    assert (field.max_digits, field.decimal_places) == (10, 4)
+    assert (field.min_value, field.max_value) == (Decimal("0.5"), Decimal("1000"))
 
 
 def test_an_orchestration_with_an_active_version_cannot_be_deleted(admin_client, active):

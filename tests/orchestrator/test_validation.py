@@ -310,6 +310,23 @@ def test_action_parameter_with_invalid_template(version):
     )
 
 
+def test_a_line_break_in_an_email_header_parameter(version):
+    parameters = {
+        "to": ["ana@example.com", "bo@example.com\nBcc: all@example.com"],
+        "subject": "Hello\r\n{{ input.name }}",
+        "body": "Line one\nLine two",  # the body may have line breaks
+        "cc": "=input.cc +\n'@example.com'",  # an expression may span lines
+    }
+    Step.objects.filter(key="check").update(action="send_email", parameters=parameters)
+
+    assert validate_version(version) == [
+        'Step "Check": Parameter "to" of action "send_email" must be one line; remove its line '
+        "breaks.",
+        'Step "Check": Parameter "subject" of action "send_email" must be one line; remove its '
+        "line breaks.",
+    ]
+
+
 def test_route_go_to_without_target(version):
     StageRoute.objects.create(stage=stage(version, "request"), action="go_to", target_stage=None)
 
@@ -363,6 +380,51 @@ def test_choice_without_value_and_repeated_choice(version):
         'Field "Again" on screen "Details" of screen flow "Request form" offers the choice "a" '
         "twice; each choice needs its own value.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("field_type", "settings", "problem"),
+    [
+        ("decimal", {"max_digits": 0}, "allows 0 digits; choose between 1 and 30."),
+        ("decimal", {"max_digits": 31}, "allows 31 digits; choose between 1 and 30."),
+        (
+            "decimal",
+            {"max_digits": 4, "decimal_places": 5},
+            "has 5 digits after the point but only 4 in all; allow more digits or fewer after "
+            "the point.",
+        ),
+        (
+            "integer",
+            {"min_value": 10, "max_value": 1},
+            "has a smallest answer larger than its largest; swap them.",
+        ),
+        (
+            "integer",
+            {"max_value": 2**63},
+            "has a bound expressions cannot hold; whole numbers go from "
+            "-9,223,372,036,854,775,808 to 9,223,372,036,854,775,807.",
+        ),
+    ],
+)
+def test_number_field_bounds(version, field_type, settings, problem):
+    screen = version.screen_flows.get(key="request_form").screens.get()
+    Field.objects.create(screen=screen, key="n", label="N", type=field_type, **settings)
+
+    assert validate_version(version) == [
+        f'Field "N" on screen "Details" of screen flow "Request form" {problem}'
+    ]
+
+
+def test_number_field_within_bounds_is_fine(version):
+    screen = version.screen_flows.get(key="request_form").screens.get()
+    Field.objects.create(
+        screen=screen, key="n", label="N", type="decimal", max_digits=30, decimal_places=30
+    )
+    Field.objects.create(
+        screen=screen, key="m", label="M", type="integer", min_value=-(10**15), max_value=5
+    )
+
+    assert validate_version(version) == []
 
 
 def test_screen_flow_without_screens(version):
