@@ -7,8 +7,9 @@ module that subclasses StepKind and calls register_kind() from its app's ready()
 
 The engine calls, inside the run's lock:
 - `prepare(start)` while it advances, before anything is written: resolve what the start
-  needs (an assignee, a due date), never one of `start.excluded` (separation of duties).
-  Raise StepCannotStart with a sentence to fail the step.
+  needs (an assignee, a due date; a new row made with `start.new_row(Model, ...)`),
+  never one of `start.excluded` (separation of duties). Raise StepCannotStart with a
+  sentence to fail the step.
 - `start(starts)` once the step runs are written, with every step run this transaction
   starts: return the new rows to write with the transaction's writes (the engine inserts
   them in bulk; their ids are not read back), schedule side effects with
@@ -29,6 +30,7 @@ adds for them (`fill_history`). Each answers "nothing" by default.
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -68,6 +70,9 @@ class StepStart:
     step: Any  # orchestrator.models.Step, with its related rows loaded by the plan
     data: dict[str, Any]
     now: datetime.datetime
+    #: `new_row(Model, **values)` makes a new row for start() to return as the engine makes
+    #: its own rows (on its fast path without Model.__init__'s per-field work).
+    new_row: Callable[..., Any] = lambda model, **values: model(**values)
     prepared: Any = None
     # Separation of duties: who may not complete this step, by user id, with why
     # ("started this run"); empty for a step that excludes nobody (runs/duties.py).

@@ -26,7 +26,8 @@ class InteractiveKind(StepKind):
 
     def prepare(self, start: StepStart) -> WorkItem:
         step = start.step
-        item = WorkItem(
+        item = start.new_row(
+            WorkItem,
             run=start.run,
             orchestration_id=start.run.orchestration_id,
             step=step,

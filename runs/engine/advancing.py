@@ -113,7 +113,14 @@ def _start_step(state: RunState, step_run: StepRun) -> None:
             state.event("step.skipped", step_run=step_run, reason="entry condition is false")
             return
     kind = get_kind(step.kind)
-    start = StepStart(run=state.run, step_run=step_run, step=step, data=state.data(), now=state.now)
+    start = StepStart(
+        run=state.run,
+        step_run=step_run,
+        step=step,
+        data=state.data(),
+        now=state.now,
+        new_row=state.new_row,
+    )
     start.excluded = _excluded(state, step)
     try:
         start.prepared = kind.prepare(start)

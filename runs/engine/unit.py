@@ -239,7 +239,7 @@ class RunState:
             "status": Run.Status.RUNNING,
             **fields,
         }
-        run = Run(**values)
+        run = sql.new(Run, **values) if fast else Run(**values)
         if fast:
             sql.insert(db, [run])
         else:
@@ -331,7 +331,8 @@ class RunState:
 
     def event(self, kind: str, *, step_run: StepRun | None = None, actor=None, **data) -> None:
         self._events.append(
-            RunEvent(
+            self.new_row(
+                RunEvent,
                 run=self.run,
                 step_run=step_run,
                 kind=kind,
@@ -342,11 +343,15 @@ class RunState:
         )
 
     def new_stage_run(self, stage_plan: StagePlan, iteration: int) -> StageRun:
-        stage_run = StageRun(run=self.run, stage=stage_plan.stage, iteration=iteration)
+        stage_run = self.new_row(
+            StageRun, run=self.run, stage=stage_plan.stage, iteration=iteration
+        )
         self.stage_runs.append(stage_run)
         self._new.append(stage_run)
         for step in stage_plan.steps:
-            step_run = StepRun(run=self.run, stage_run=stage_run, step=step, created_at=self.now)
+            step_run = self.new_row(
+                StepRun, run=self.run, stage_run=stage_run, step=step, created_at=self.now
+            )
             self.step_runs.append(step_run)
             self._new.append(step_run)
         return stage_run
@@ -354,6 +359,11 @@ class RunState:
     def start_later(self, start: StepStart) -> None:
         """Let the step's kind start the step run when the transaction's writes are made."""
         self._starts.append(start)
+
+    def new_row(self, model: type[models.Model], **values) -> models.Model:
+        """`model(**values)` for a row this transaction adds (the engine's own, and those a
+        step kind's start() returns): on the fast path made without Model.__init__."""
+        return sql.new(model, **values) if self.fast else model(**values)
 
     # Writing ---------------------------------------------------------------------------
 

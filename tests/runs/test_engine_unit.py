@@ -15,7 +15,7 @@ from orchestrator.specs import OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.engine import sql
 from runs.engine.unit import run_transaction
-from runs.models import Run, RunEvent
+from runs.models import Run, RunEvent, StepRun
 
 pytestmark = pytest.mark.django_db
 
@@ -205,6 +205,22 @@ def test_the_engines_timestamps_load_as_aware_utc_datetimes():
     assert first == datetime.datetime(1, 1, 1, tzinfo=utc)
     assert other_zone == whole
     assert {value.tzinfo for value in (fraction, whole, first, other_zone)} == {utc}
+
+
+def test_new_sets_the_same_fields_as_the_models_own_init(assignee):
+    run = Run(pk=41, version_id=3, orchestration_id=2, started_at=None)
+    step_run = StepRun(pk=None)
+    made = sql.new(RunEvent, run=run, step_run=step_run, kind="x", actor=assignee, data={})
+    usual = RunEvent(run=run, step_run=step_run, kind="x", actor=assignee, data={})
+
+    assert {k: v for k, v in made.__dict__.items() if k != "_state"} == {
+        k: v for k, v in usual.__dict__.items() if k != "_state"
+    }
+    assert made._state.adding and made._state.db is None
+    # Related objects are cached as the ORM caches them: no query to read them back.
+    assert made.run is run and made.step_run is step_run and made.actor is assignee
+    # Defaults come fresh for each object (a JSONField's dict is not shared).
+    assert sql.new(RunEvent).data is not sql.new(RunEvent).data
 
 
 def test_a_system_check_warns_of_versions_the_fast_path_was_not_written_for(monkeypatch, settings):

@@ -10,6 +10,7 @@ by a separate process.
 """
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -65,17 +66,21 @@ WHO = {
 
 
 def _open_items(run_id: int) -> list[WorkItem]:
-    """The open items of a run, as the inbox would list them. Plain SQL, so that finding the
-    items costs the harness no query building: the figures are the engine's."""
-    names = [field.attname for field in WorkItem._meta.concrete_fields]
-    columns = ", ".join(f'"{field.column}"' for field in WorkItem._meta.concrete_fields)
+    """The open items of a run, as the inbox would list them. Plain SQL, built once, so that
+    finding the items costs the harness no query building: the figures are the engine's."""
+    names, sql = _open_items_sql()
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'SELECT {columns} FROM "{WorkItem._meta.db_table}" '
-            "WHERE run_id = %s AND status = %s ORDER BY id",
-            [run_id, WorkItem.Status.OPEN],
-        )
+        cursor.execute(sql, [run_id, WorkItem.Status.OPEN])
         return [WorkItem.from_db("default", names, row) for row in cursor.fetchall()]
+
+
+@functools.cache
+def _open_items_sql() -> tuple[list[str], str]:
+    fields = WorkItem._meta.concrete_fields
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    table = WorkItem._meta.db_table
+    sql = f'SELECT {columns} FROM "{table}" WHERE run_id = %s AND status = %s ORDER BY id'
+    return [field.attname for field in fields], sql
 
 
 def _backend_cpu_seconds() -> float | None:
