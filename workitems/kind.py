@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
+from notifications.models import Notification
+from notifications.outbox import deliver_after_commit
 from orchestrator.expressions import ExpressionError, evaluate
 from orchestrator.models import Queue
 from runs.kinds import (
@@ -15,6 +17,7 @@ from runs.kinds import (
     StepStart,
 )
 from runs.models import StepRun
+from workitems import announce
 from workitems.models import WorkItem, user_label
 
 
@@ -55,13 +58,15 @@ class InteractiveKind(StepKind):
             item.escalate_at = start.now + step.escalate_after
         return item
 
-    def start(self, starts: list[StepStart]) -> list[WorkItem]:
+    def start(self, starts: list[StepStart]) -> list[WorkItem | Notification]:
+        """The new work items, and the outbox rows that tell their people (workitems/
+        announce.py), written with the transaction that opens them."""
         items = []
         for start in starts:
             item = start.prepared
             item.step_run = start.step_run
             items.append(item)
-        return items
+        return [*items, *deliver_after_commit(announce.opened(items, starts[0].now))]
 
     def completed(self, step_run, user, now) -> None:
         """Close the open work item, only if `user` may still act on it: the assignee, the
