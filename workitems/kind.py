@@ -36,7 +36,8 @@ class InteractiveKind(StepKind):
         if kind == step.AssigneeType.USER:
             item.assignee_user_id = step.assignee_user_id
         elif kind == step.AssigneeType.QUEUE:
-            item.assignee_queue_id = step.assignee_queue_id
+            # The plan's queue (its address tells whom to announce the item to: no query).
+            item.assignee_queue = step.assignee_queue
         elif kind == step.AssigneeType.GROUP:
             item.assignee_group_id = step.assignee_group_id
         elif kind == step.AssigneeType.STARTER:
