@@ -100,8 +100,14 @@ def _send(row: Notification, connection) -> str:
     except Exception as exc:
         permanent = isinstance(exc, Undeliverable) or _permanent(exc)
         return _failed(row, _describe(exc), permanent=permanent)
-    _mark(row, status=N.SENT, sent_at=timezone.now(), subject=email.subject[:255], error="")
-    _mark_address(row, email.to)
+    _mark(
+        row,
+        status=N.SENT,
+        sent_at=timezone.now(),
+        subject=email.subject[:255],
+        address=email.to[:254],
+        error="",
+    )
     return "sent"
 
 
@@ -162,11 +168,6 @@ def _mark(row: Notification, **fields) -> bool:
             **fields
         )
     )
-
-
-def _mark_address(row: Notification, address: str) -> None:
-    if address != row.address:
-        Notification.objects.filter(pk=row.pk).update(address=address[:254])
 
 
 def _permanent(exc: Exception) -> bool:
