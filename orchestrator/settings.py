@@ -48,6 +48,16 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number (got {value!r})") from None
 
 
+def envfloat(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number (got {value!r})") from None
+
+
 def envlist(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -82,6 +92,7 @@ INSTALLED_APPS = [
     "axes",
     "orchestrator.apps.OrchestratorConfig",
     "runs.apps.RunsConfig",
+    "notifications.apps.NotificationsConfig",
     "workitems.apps.WorkitemsConfig",
     "demo.apps.DemoConfig",
 ]
@@ -213,6 +224,16 @@ EMAIL_BACKEND = envstr(
     else "django.core.mail.backends.console.EmailBackend",
 )
 
+# A connection to the mail server that does not answer gives up after this many seconds.
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
+# The outbox (notifications/delivery.py): a message that could not be sent is tried again
+# after NOTIFY_RETRY_BACKOFF_SECONDS, then twice as long each time (at most an hour), up to
+# NOTIFY_MAX_ATTEMPTS attempts; a worker that took a message and gave no result within
+# NOTIFY_SEND_TIMEOUT_SECONDS is taken to have died, and the sweeper sends it again.
+NOTIFY_MAX_ATTEMPTS = envint("NOTIFY_MAX_ATTEMPTS", 8)
+NOTIFY_RETRY_BACKOFF_SECONDS = envfloat("NOTIFY_RETRY_BACKOFF_SECONDS", 30.0)
+NOTIFY_SEND_TIMEOUT_SECONDS = envint("NOTIFY_SEND_TIMEOUT_SECONDS", 300)
+
 # The cache holds the password reset limits: Redis when there is one, so that every web
 # process counts together; otherwise a folder in var/ (the embedded default, one machine).
 REDIS_URL = envstr("REDIS_URL")
@@ -261,6 +282,7 @@ CELERY_TASK_ROUTES = {
     "runs.tasks.sweep": {"queue": "engine"},
     "runs.tasks.*": {"queue": "engine"},
     "workitems.tasks.*": {"queue": "notifications"},
+    "notifications.tasks.*": {"queue": "notifications"},
 }
 SWEEP_INTERVAL_SECONDS = envint("SWEEP_INTERVAL_SECONDS", 5)
 CELERY_BEAT_SCHEDULE = {

@@ -7,6 +7,7 @@ calls `sweep()` every SWEEP_INTERVAL_SECONDS.
 
 import datetime
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -129,6 +130,15 @@ def resume_waiting_parents() -> int:
     return count
 
 
+_more: dict[str, Callable[[], int]] = {}
+
+
+def register_sweep(name: str, function: Callable[[], int]) -> None:
+    """Add a part to the sweep, from another app's ready() (the outbox re-sends lost
+    messages): a function that returns a count, safe to run from several sweepers at once."""
+    _more[name] = function
+
+
 def sweep() -> dict[str, int]:
     counts = {
         "redispatched": redispatch_lost_steps(),
@@ -136,6 +146,12 @@ def sweep() -> dict[str, int]:
         "timers_fired": fire_due_timers(),
         "parents_resumed": resume_waiting_parents(),
     }
+    for name, function in _more.items():
+        try:
+            counts[name] = function()
+        except Exception:
+            logger.exception("the sweep's %s failed", name)
+            counts[name] = 0
     # Every few seconds: a sweep that found nothing is not news.
     logger.log(logging.INFO if any(counts.values()) else logging.DEBUG, "sweep: %s", counts)
     return counts

@@ -7,6 +7,8 @@ class WorkitemsConfig(AppConfig):
 
     def ready(self) -> None:
         from runs.kinds import register_kind
+        from workitems import announce
         from workitems.kind import InteractiveKind
 
         register_kind("interactive", InteractiveKind())
+        announce.register()

@@ -4,6 +4,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
+from notifications.models import Notification
+from notifications.outbox import deliver_after_commit
 from orchestrator.expressions import ExpressionError, evaluate
 from orchestrator.models import Queue
 from runs.answers import fields_of
@@ -17,6 +19,7 @@ from runs.kinds import (
     StepStart,
 )
 from runs.models import StepRun
+from workitems import announce
 from workitems.forms import AnswersForm
 from workitems.models import WorkItem, user_label
 
@@ -37,7 +40,8 @@ class InteractiveKind(StepKind):
         if kind == step.AssigneeType.USER:
             item.assignee_user_id = step.assignee_user_id
         elif kind == step.AssigneeType.QUEUE:
-            item.assignee_queue_id = step.assignee_queue_id
+            # The plan's queue (its address tells whom to announce the item to: no query).
+            item.assignee_queue = step.assignee_queue
         elif kind == step.AssigneeType.GROUP:
             item.assignee_group_id = step.assignee_group_id
         elif kind == step.AssigneeType.STARTER:
@@ -69,13 +73,23 @@ class InteractiveKind(StepKind):
             item.escalate_at = start.now + step.escalate_after
         return item
 
-    def start(self, starts: list[StepStart]) -> list[WorkItem]:
+    def start(self, starts: list[StepStart]) -> list[WorkItem | Notification]:
+        """The new work items, and the outbox rows that tell their people (workitems/
+        announce.py), written with the transaction that opens them."""
         items = []
         for start in starts:
             item = start.prepared
             item.step_run = start.step_run
             items.append(item)
-        return items
+        rows = announce.opened(items, starts[0].now)
+        # Queue and group members who may not complete the step (separation of duties) are
+        # not told of it.
+        excluded = {start.step_run.pk: start.excluded for start in starts if start.excluded}
+        if excluded:
+            rows = [
+                row for row in rows if row.recipient_id not in excluded.get(row.step_run.pk, {})
+            ]
+        return [*items, *deliver_after_commit(rows)]
 
     def completed(self, step_run, user, now) -> None:
         """Close the open work item, only if `user` may still act on it: the assignee, the

@@ -14,12 +14,15 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
+from notifications.models import Notification
+from notifications.outbox import deliver_after_commit
 from orchestrator.dates import said_when
 from orchestrator.models import Queue
 from orchestrator.plan import load_plan
 from runs import engine
 from runs.duties import excluded_in_run, refusal
 from runs.models import StepRun
+from workitems import announce
 from workitems.access import Role, can_reassign, can_reassign_any, role_of
 from workitems.models import WorkItem, user_label
 
@@ -148,7 +151,7 @@ def reassign_work_item(
 ) -> None:
     """Assign the item to another user (a personal item) or queue (unclaimed there); records
     `work_item.reassigned` with the previous and new assignee (and the operator's reason,
-    when one is given: the run page asks for it)."""
+    when one is given: the run page asks for it), and tells them (the outbox)."""
     if (to_user is None) == (to_queue is None):
         raise WorkItemError("Choose one person or one queue to hand this item to.")
     if not can_reassign(user, item):
@@ -194,7 +197,7 @@ def reassign_work_item(
         item.assignee_user, item.assignee_queue, item.assignee_group = to_user, to_queue, None
         item.owner = None
         item.unassigned_because = ""
-        _record(
+        event = _record(
             item,
             "work_item.reassigned",
             user,
@@ -202,6 +205,8 @@ def reassign_work_item(
             to=item.assignee_label,
             **({"reason": reason} if reason else {}),
         )
+        # Whom it was handed to is told, in this transaction (the outbox).
+        notify(announce.reassigned(item, event_id=event.pk, by=user_label(user), reason=reason))
 
 
 def save_draft(*, item: WorkItem, user: User, screen: int, values: dict[str, Any]) -> bool:
@@ -230,9 +235,9 @@ def complete_work_item(*, item: WorkItem, user: User, answers: dict[str, Any]) -
     )
 
 
-def _record(item: WorkItem, kind: str, actor, **data) -> None:
+def _record(item: WorkItem, kind: str, actor, **data):
     """Append a work item event (claim, release, reassignment, escalation) to its run's log."""
-    engine.record_event(
+    return engine.record_event(
         run_id=item.run_id,
         step_run_id=item.step_run_id,
         kind=kind,
@@ -293,9 +298,10 @@ def _assignment_label(item: WorkItem) -> str:
 def escalate_work_item(*, item: WorkItem, now) -> bool:
     """Hand an open item past its escalation time to the step's `escalate_to` user (a
     personal item, unclaimed) and stamp `escalated_at`, so it escalates once; records
-    `work_item.escalated`. When that user may not complete the step (separation of duties),
-    the item stays where it is and the event says why. True if the item was handed over.
-    The caller holds the item's row lock."""
+    `work_item.escalated` and tells the user it went to (the outbox, in the caller's
+    transaction). When that user may not complete the step (separation of duties), the item
+    stays where it is and the event says why. True if the item was handed over. The caller
+    holds the item's row lock."""
     assert transaction.get_connection().in_atomic_block
     previous = _assignment_label(item)
     target = item.step.escalate_to
@@ -319,4 +325,11 @@ def escalate_work_item(*, item: WorkItem, now) -> bool:
         to=item.assignee_label if target is not None else None,
         **({"refused": refused} if refused else {}),
     )
+    if target is not None:
+        notify(announce.escalated(item))
     return target is not None
+
+
+def notify(rows: list[Notification]) -> None:
+    """Write outbox rows in the current transaction; a worker sends them after it commits."""
+    Notification.objects.bulk_create(deliver_after_commit(rows))

@@ -39,6 +39,7 @@ from runs.engine.data import run_data
 from runs.engine.errors import RunNotFound, StepNotFound
 from runs.engine.states import STEP_DONE, S, allowed_from, check_move, check_run_move
 from runs.kinds import StepStart, get_kind
+from runs.listeners import registered_listeners
 from runs.models import Run, RunEvent, StageRun, StepRun
 
 G = StageRun.Status
@@ -400,7 +401,7 @@ class RunState:
         sql.update(db, self.step_runs, self._dirty_steps, pipeline)
         self._dirty_stages.clear()
         self._dirty_steps.clear()
-        for rows in self._kind_writes():
+        for rows in self._added_rows():
             sql.insert(db, rows, pipeline=pipeline)
         sql.insert(db, self._events, pipeline=pipeline)
 
@@ -420,22 +421,29 @@ class RunState:
                 fields = sorted(set().union(*(dirty[id(obj)] for obj in changed)))
                 type(changed[0]).objects.bulk_update(changed, fields)
             dirty.clear()
-        for rows in self._kind_writes():
+        for rows in self._added_rows():
             type(rows[0]).objects.bulk_create(rows)
         RunEvent.objects.bulk_create(self._events)
 
-    def _kind_writes(self) -> Iterator[list[models.Model]]:
-        """Let the kinds start and cancel their step runs (the step runs are written); yield
-        the new rows each start asks for, one list per model."""
+    def _added_rows(self) -> Iterator[list[models.Model]]:
+        """Let the kinds start and cancel their step runs (the step runs are written), and the
+        run listeners hear this write's events (runs/listeners.py); yield the new rows they
+        ask for, one list per model: one INSERT each, whoever asked."""
+        by_model: dict[type, list[models.Model]] = {}
         by_kind: dict[str, list[StepStart]] = {}
         for start in self._starts:
             by_kind.setdefault(start.step.kind, []).append(start)
         self._starts = []
         for kind_name, starts in by_kind.items():
-            by_model: dict[type, list[models.Model]] = {}
             for row in get_kind(kind_name).start(starts) or ():
                 by_model.setdefault(type(row), []).append(row)
-            yield from by_model.values()
+        self._cancel_in_kinds()
+        for listener in registered_listeners():
+            for row in listener.on_events(self, self._events) or ():
+                by_model.setdefault(type(row), []).append(row)
+        yield from by_model.values()
+
+    def _cancel_in_kinds(self) -> None:
         cancelled: dict[str, list[StepRun]] = {}
         for step_run in self._cancelled:
             cancelled.setdefault(self.plan.steps[step_run.step_id].kind, []).append(step_run)

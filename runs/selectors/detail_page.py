@@ -5,7 +5,7 @@ stopped run, what it stopped on and the forms the kinds give to correct answers.
 A fixed handful of queries whatever the size of the run (the version's plan is cached per
 process): stage runs, step runs, events, the people named in answers (if any), and what each
 kind with waiting step runs needs for its section (the interactive kind: the open work items,
-and the queues of its reassign form).
+and the queues of its reassign form), and each run listener's section (the notifications).
 """
 
 from dataclasses import dataclass, field
@@ -16,6 +16,7 @@ from runs.answers import answers, display_value, fields_of, people_in_answers
 from runs.engine import STEP_OPEN, run_data
 from runs.engine.data import answering_step_runs
 from runs.kinds import RunPageSection, step_runs_by_kind
+from runs.listeners import registered_listeners
 from runs.models import Run, RunEvent, StageRun, StepRun
 
 MAX_EVENTS = 500
@@ -120,6 +121,12 @@ def run_detail(run: Run) -> RunDetail:
         section
         for kind, kind_step_runs in step_runs_by_kind(plan.steps, waiting)
         if (section := kind.run_page_section(run, kind_step_runs)) is not None
+    ]
+    # The run listeners' sections (the outbox's notifications), one query each.
+    sections += [
+        section
+        for listener in registered_listeners()
+        if (section := listener.run_page_section(run)) is not None
     ]
     event_views = []
     for event in events[:MAX_EVENTS]:

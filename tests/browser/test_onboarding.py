@@ -125,8 +125,10 @@ def test_employee_onboarding_through_the_browser(page, browser, live_server, cel
         lambda: Run.objects.filter(pk=run.pk, status=Run.Status.COMPLETED).exists(),
         message="the run to complete",
     )
-    wait_for(lambda: worker.outbox(), message="the welcome email")
-    [welcome] = [m for m in worker.outbox() if m["To"] == "ana.perez@example.com"]
+    [welcome] = wait_for(
+        lambda: [m for m in worker.outbox() if m["To"] == "ana.perez@example.com"],
+        message="the welcome email",
+    )
     assert welcome["Subject"] == "Welcome to the team, Ana Pérez!"
     assert "Your desk is 4.12 in HQ" in welcome.get_content()
     assert Employee.objects.get().payroll_id.startswith("PAY-")

@@ -64,9 +64,11 @@ def test_pending_work_items_show_assignee_and_age(client, operator, assignee):
     run = engine.launch("review")
     client.force_login(operator)
     response = page_of(client, run)
-    # The interactive step kind supplies the section (runs does not read work items).
-    [section] = response.context["detail"].sections
+    # The interactive step kind supplies the section (runs does not read work items); the
+    # run listeners add theirs after it (the notifications telling Ana).
+    section, *listeners = response.context["detail"].sections
     assert section.template == "workitems/run_page_section.html"
+    assert [s.template for s in listeners] == ["notifications/run_page_section.html"]
     assert [item.step.label for item in section.context["work_items"]] == ["Manager approval"]
     html = flat(response)
     assert "Waiting for people" in html

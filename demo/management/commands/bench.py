@@ -32,6 +32,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import override_settings
 
+from notifications import delivery
+from notifications.models import Notification
+from notifications.tasks import deliver
 from orchestrator.models import Queue, Step
 from runs import engine
 from runs.models import Run
@@ -122,6 +125,30 @@ class _InlineWorker:
             yield
         finally:
             del self._task.apply_async
+
+
+class _HeldMessages:
+    """Holds the outbox's requests to a worker (one per transition that writes rows) while the
+    runs are measured, so that the figures are the engine's, not the broker's nor the mail's;
+    `send()` delivers the rows afterwards, in this process."""
+
+    def __init__(self):
+        self.keys: list[str] = []
+
+    def apply_async(self, args=(), kwargs=None, **options):
+        self.keys += args[0]
+
+    @contextlib.contextmanager
+    def installed(self):
+        deliver.apply_async = self.apply_async
+        try:
+            yield self
+        finally:
+            del deliver.apply_async
+
+    def send(self) -> None:
+        keys, self.keys = self.keys, []
+        delivery.deliver(keys)
 
 
 class _PayrollServer:
@@ -272,6 +299,7 @@ class Command(BaseCommand):
                 )
             )
             restore.enter_context(_InlineWorker(execute_step).installed())
+            held = restore.enter_context(_HeldMessages().installed())
             restore.callback(celery_logger.setLevel, celery_logger.level)
             celery_logger.setLevel(logging.WARNING)  # a line per task otherwise
 
@@ -292,6 +320,8 @@ class Command(BaseCommand):
             backend_cpu = _backend_cpu_seconds()
             # Checking the outcomes is not part of the workload: once, after the runs.
             self._check_completed(run_ids)
+            held.send()
+            self._check_notified(run_ids)
 
         db_rate = self._database_commit_rate()
         rate = runs / elapsed
@@ -348,6 +378,15 @@ class Command(BaseCommand):
         if unfinished:
             pk, status = unfinished
             raise CommandError(f"Run {pk} ended {status}, not completed.")
+
+    def _check_notified(self, run_ids: list[int]) -> None:
+        """Every run wrote its emails (new work, the run's end), and each was sent."""
+        rows = Notification.objects.filter(run_id__in=run_ids)
+        unsent = rows.exclude(status=Notification.Status.SENT).values_list("key", "error").first()
+        if unsent:
+            raise CommandError(f"The notification {unsent[0]} was not sent: {unsent[1]}")
+        if not rows.filter(kind="run.ended").count() == len(run_ids):
+            raise CommandError("A run did not tell its starter that it ended.")
 
     def _database_commit_rate(self, count: int = 2000) -> float:
         """One-row UPDATE commits per second with a plain psycopg loop (autocommit), on an
