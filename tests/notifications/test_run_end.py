@@ -61,7 +61,7 @@ def test_a_failed_run_tells_its_starter_the_error(make_user, smtp):
 
     message, text = run_end_email(smtp)
     assert message["Subject"] == f"Failed: Broken (run #{run.pk})"
-    assert 'The error: The assignee of "Ask"' in text
+    assert 'The error: The assignee of step "Ask"' in text
 
 
 def test_a_run_started_by_the_system_tells_nobody(approval_flow, assignee):
