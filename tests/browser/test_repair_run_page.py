@@ -5,10 +5,10 @@ retries the run, and sees it go on."""
 import pytest
 from playwright.sync_api import expect
 
-from orchestrator.specs import FieldSpec, OrchestrationSpec, RouteSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.models import Run, RunEvent
 from tests.runs.engine_helpers import complete
+from tests.runs.hiring import hiring
 from tests.support.browser import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -17,22 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_operator_corrects_an_answer_and_retries_the_stopped_run(
     page, live_server, operator, assignee
 ):
-    fields = [FieldSpec("name", "Name"), FieldSpec("salary", "Salary", "decimal", required=False)]
-    form = StepSpec("new_hire_form", "New hire form", assignee=assignee, fields=fields)
-    build(
-        OrchestrationSpec(
-            "hiring",
-            stages=[
-                StageSpec(
-                    "hire",
-                    "Hire",
-                    steps=[form],
-                    routes=[RouteSpec("new_hire_form.salary > 100000", end="board")],
-                ),
-                StageSpec("welcome", steps=[StepSpec("welcome_pack", assignee=assignee)]),
-            ],
-        )
-    )
+    hiring(assignee)
     run = engine.launch("hiring", title="Ana's hire")
     complete(run, "new_hire_form", assignee, name="Ana Lima", salary=None)
 

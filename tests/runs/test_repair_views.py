@@ -5,10 +5,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from orchestrator.specs import FieldSpec, OrchestrationSpec, RouteSpec, StageSpec, StepSpec, build
+from orchestrator.specs import FieldSpec, OrchestrationSpec, StageSpec, StepSpec, build
 from runs import engine
 from runs.models import Run, RunEvent, StepRun
 from tests.runs.engine_helpers import complete, statuses
+from tests.runs.hiring import hiring
 
 pytestmark = pytest.mark.django_db
 
@@ -20,25 +21,7 @@ def messages_of(response) -> list[str]:
 @pytest.fixture
 def stopped(assignee):
     """A run stopped by its route condition: the optional salary was left empty."""
-    fields = [
-        FieldSpec("name", "Name"),
-        FieldSpec("salary", "Salary", "decimal", required=False),
-    ]
-    form = StepSpec("new_hire_form", "New hire form", assignee=assignee, fields=fields)
-    build(
-        OrchestrationSpec(
-            "hiring",
-            stages=[
-                StageSpec(
-                    "hire",
-                    "Hire",
-                    steps=[form],
-                    routes=[RouteSpec("new_hire_form.salary > 100000", end="board")],
-                ),
-                StageSpec("welcome", steps=[StepSpec("welcome_pack", assignee=assignee)]),
-            ],
-        )
-    )
+    hiring(assignee)
     run = engine.launch("hiring", title="Ana's hire")
     step_run = complete(run, "new_hire_form", assignee, name="Ana <b>Lima</b>", salary=None)
     run.refresh_from_db()
