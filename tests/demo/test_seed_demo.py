@@ -213,6 +213,19 @@ def test_onboarding_steps_and_field_labels_are_those_of_the_issue():
     assert set(hr_keys.values_list("key", flat=True)) <= employee_fields
 
 
+def maya_lin(*, manager) -> dict:
+    """The new hire form's answers for Maya Lin."""
+    return {
+        "full_name": "Maya Lin",
+        "email": "maya@example.com",
+        "start_date": "2026-01-05",
+        "department": "Engineering",
+        "job_title": "Data engineer",
+        "manager": manager.pk,
+        "annual_salary": 85000.0,
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_seeded_onboarding_runs_from_the_hr_form_to_the_welcome_email(live_server, settings):
     settings.PAYROLL_API_URL = live_server.url + "/demo/payroll/employees/"
@@ -220,18 +233,7 @@ def test_seeded_onboarding_runs_from_the_hr_form_to_the_welcome_email(live_serve
     cast = users()
 
     run = engine.launch("employee-onboarding", started_by=cast["hr"])
-    complete(
-        run,
-        "new_hire_form",
-        cast["hr"],
-        full_name="Maya Lin",
-        email="maya@example.com",
-        start_date="2026-01-05",
-        department="Engineering",
-        job_title="Data engineer",
-        manager=cast["manager"].pk,
-        annual_salary=85000.0,
-    )
+    complete(run, "new_hire_form", cast["hr"], **maya_lin(manager=cast["manager"]))
     employee = Employee.objects.get(email="maya@example.com")
     assert employee.manager == cast["manager"]
     # A queue item is claimed before it is completed.
@@ -361,18 +363,8 @@ def test_seeded_onboarding_hides_the_salary_from_it_and_hr_cannot_approve_their_
     seed()
     cast = users()
     run = engine.launch("employee-onboarding", started_by=cast["hr"])
-    complete(
-        run,
-        "new_hire_form",
-        cast["hr"],
-        full_name="Maya Lin",
-        email="maya@example.com",
-        start_date="2026-01-05",
-        department="Engineering",
-        job_title="Data engineer",
-        manager=cast["hr"].pk,  # HR names themself as the approving manager.
-        annual_salary=85000.0,
-    )
+    # HR names themself as the approving manager.
+    complete(run, "new_hire_form", cast["hr"], **maya_lin(manager=cast["hr"]))
     provision = WorkItem.objects.get(step_run=waiting(run, "provision_it"))
     it = Client()
     it.force_login(cast["it"])
