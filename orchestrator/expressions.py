@@ -21,6 +21,11 @@ from orchestrator.templating import is_template, problem, render_text
 
 _environment = celpy.Environment()
 
+# CEL's whole numbers are signed 64-bit: an answer outside them would fail the run at the
+# first expression that reads it (workitems/forms.py bounds answers to them, validation the
+# bounds a designer sets).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 class ExpressionError(Exception):
     """An expression could not be compiled or evaluated; the message says why. `source` is

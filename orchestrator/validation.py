@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.db.models import Prefetch
 
 from orchestrator.actions import get_action, registered_actions
-from orchestrator.expressions import check, check_value
+from orchestrator.expressions import INT64_MAX, INT64_MIN, check, check_value
 from orchestrator.models import (
     Field,
     OrchestrationVersion,
@@ -28,8 +28,6 @@ RESERVED_STEP_KEYS = {
 FIELD_TYPES_WITH_CHOICES = {Field.Type.CHOICE, Field.Type.MULTIPLE_CHOICE, Field.Type.DECISION}
 # A decimal answer is kept as a number in the run data: more digits than this mean nothing.
 MAX_DECIMAL_DIGITS = 30
-# CEL's whole numbers are signed 64-bit (workitems/forms.py bounds the answers alike).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass

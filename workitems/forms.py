@@ -27,15 +27,12 @@ from django.core.validators import RegexValidator
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from orchestrator.expressions import ExpressionError, evaluate
+from orchestrator.expressions import INT64_MAX, INT64_MIN, ExpressionError, evaluate
 from orchestrator.models import Field, Queue
 from runs.forms import ReasonForm
 
 T = Field.Type
 YES_NO = [("yes", "Yes"), ("no", "No")]
-# CEL evaluates whole numbers as signed 64-bit integers: a larger answer would fail the run
-# at the first condition that reads it.
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # The most characters an answer of each text type takes; other types' raw values are bounded
 # by RAW_LIMIT in the draft (no valid number, date or choice is that long).
 LENGTH_LIMITS = {T.TEXT: 1000, T.LONG_TEXT: 10_000, T.EMAIL: 254, T.URL: 2000}

@@ -18,6 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from orchestrator.expressions import INT64_MAX
 from orchestrator.models import Queue
 from orchestrator.plan import VersionPlan
 from orchestrator.templating import TemplateError, render_text
@@ -128,7 +129,7 @@ def _id_or_none(value: str | None) -> int | None:
     """A row id from a query parameter: None unless it is one the database can hold (SQLite
     raises on a larger number instead of finding nothing)."""
     number = _int_or_none(value)
-    return number if number is not None and 0 < number < 2**63 else None
+    return number if number is not None and 0 < number <= INT64_MAX else None
 
 
 # A work item ------------------------------------------------------------------------------
