@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from runs.answers import person_label
 from runs.models import Run, StepRun
 
 
@@ -75,6 +76,6 @@ class Notification(models.Model):
     @property
     def recipient_label(self) -> str:
         if self.recipient_id is not None:
-            name = self.recipient.get_full_name() or self.recipient.get_username()
+            name = person_label(self.recipient)
             return f"{name} <{self.address or self.recipient.email}>"
         return self.address

@@ -7,6 +7,7 @@ from notifications.messages import build_email, site_link
 from notifications.models import Notification
 from notifications.outbox import Email, deliver_after_commit, notification, register_renderer
 from notifications.outbox import what as what_of
+from runs.answers import person_label
 from runs.kinds import RunPageSection
 from runs.listeners import RunListener
 from runs.models import Run, StepRun
@@ -27,7 +28,7 @@ class OutboxListener(RunListener):
         if event.kind == "run.cancelled":
             data["reason"] = event.data.get("reason", "")
             if event.actor is not None:
-                data["by"] = event.actor.get_full_name() or event.actor.get_username()
+                data["by"] = person_label(event.actor)
         elif event.kind == "run.failed":
             data["error"] = event.data.get("error", "")
         else:
